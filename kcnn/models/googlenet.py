@@ -1,0 +1,104 @@
+"""GoogLeNet, Inception v1 (Szegedy et al., 2015)."""
+
+import keras
+
+from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
+                         LocalResponseNormalization)
+from kcnn.models._common import check_args, check_rate, classifier, global_pool
+from kcnn.models._registry import register_model
+
+# Table 1 of the paper: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
+_INCEPTION = {
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
+    "5b": (384, 192, 384, 48, 128, 128),
+}
+_POOL_AFTER = ("3b", "4e")   # 3×3/2 max pools between the stages
+_AUX_AFTER = {"4a": "aux1", "4d": "aux2"}
+_MIN_SIZE = 32       # total stride 32
+_MIN_SIZE_AUX = 65   # the auxiliary heads' 5×5 pool needs 5×5 maps after stride 16
+
+
+@register_model
+def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
+              pooling=None, classifier_activation=None, aux_logits=False,
+              batch_norm=False, branch3_kernel_size=5, dropout=0.4, name="googlenet"):
+    """GoogLeNet (Szegedy et al., 2015). 6,998,552 parameters as in the paper, no aux heads.
+
+    Stem (7×7/2 conv, pool, LRN, 1×1 and 3×3 convs, LRN, pool), inception (3a)–(5b)
+    from Table 1 with 3×3/2 max pools after (3b) and (4e), global average pooling,
+    dropout 0.4, dense `num_classes`.
+
+    Defaults follow the paper: a 5×5 third branch, convolution biases, LRN, no BN.
+    torchvision's `googlenet` is `googlenet(batch_norm=True, branch3_kernel_size=3,
+    dropout=0.2)`: 6,624,904 parameters (3×3 in the "5×5" branch is a known bug kept
+    for weight compatibility; BN replaces LRN and the biases). Parameter counts:
+    6,998,552 (paper), 7,005,832 (paper with BN), 6,624,904 (torchvision); the two
+    auxiliary heads add 6,379,728 (paper) or 6,379,984 (with BN).
+
+    Args:
+        input_shape: tuple of 3 ints. At least 32×32, or 65×65 with `aux_logits`.
+            Defaults to `(224, 224, 3)`.
+        num_classes: int. Defaults to 1000.
+        include_top: bool. Include the dense head. Defaults to `True`.
+        pooling: None, "avg" or "max". Global pooling when `include_top=False`.
+        classifier_activation: activation of the output layers; `None` gives logits.
+        aux_logits: bool. Add the auxiliary classifiers after (4a) and (4d) as extra
+            outputs named "aux1" and "aux2" (training only). Defaults to `False`.
+        batch_norm: bool. BatchNorm after every convolution instead of biases and LRN.
+            Defaults to `False`.
+        branch3_kernel_size: 5 (paper) or 3 (torchvision). Defaults to 5.
+        dropout: float. Dropout before the last layer. Defaults to 0.4.
+        name: str. Model name. Defaults to `"googlenet"`.
+
+    Returns:
+        A `keras.Model` with output "predictions", or outputs
+        ["predictions", "aux1", "aux2"] with `aux_logits=True`.
+    """
+    input_shape = check_args("googlenet", input_shape=input_shape, num_classes=num_classes,
+                             pooling=pooling,
+                             min_size=_MIN_SIZE_AUX if aux_logits else _MIN_SIZE,
+                             classifier_activation=classifier_activation)
+    check_rate("googlenet", "dropout", dropout)
+    if branch3_kernel_size not in (3, 5):
+        raise ValueError("googlenet: `branch3_kernel_size` must be 5 (paper) or 3 "
+                         f"(torchvision); got branch3_kernel_size={branch3_kernel_size!r}.")
+    if aux_logits and not include_top:
+        raise ValueError("googlenet: `aux_logits=True` needs `include_top=True`.")
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=batch_norm, name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)  # 56×56×64
+    if not batch_norm:
+        x = LocalResponseNormalization(name="lrn1")(x)
+    x = ConvBlock(64, 1, batch_norm=batch_norm, name="conv2_reduce")(x)
+    x = ConvBlock(192, 3, batch_norm=batch_norm, name="conv2")(x)                 # 56×56×192
+    if not batch_norm:
+        x = LocalResponseNormalization(name="lrn2")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)  # 28×28×192
+
+    aux_outputs = []
+    for stage, filters in _INCEPTION.items():   # 28×28×480 after 3b, 14×14×832 after 4e
+        x = InceptionBlock(*filters, branch3_kernel_size=branch3_kernel_size,
+                           batch_norm=batch_norm, name=f"inception_{stage}")(x)
+        if aux_logits and stage in _AUX_AFTER:
+            aux_outputs.append(AuxiliaryClassifier(
+                num_classes, batch_norm=batch_norm,
+                classifier_activation=classifier_activation, name=_AUX_AFTER[stage])(x))
+        if stage in _POOL_AFTER:
+            x = keras.layers.MaxPooling2D(3, strides=2, padding="same",
+                                          name=f"pool_{stage}")(x)
+    # 7×7×1024
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = classifier(x, num_classes, classifier_activation)
+    else:
+        x = global_pool(x, pooling)
+    return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)

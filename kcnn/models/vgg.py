@@ -1,0 +1,92 @@
+"""VGG-11/13/16/19 (Simonyan & Zisserman, 2015), with and without BatchNorm."""
+
+import keras
+
+from kcnn.layers import ConvBlock
+from kcnn.models._common import check_args, check_rate, classifier, global_pool
+from kcnn.models._registry import register_model
+
+# Filters per block (configurations A, B, D, E); a 2×2/2 max pool ends each block.
+_BLOCKS = {
+    11: ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+    13: ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+    16: ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    19: ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
+}
+_CONFIG_LETTER = {11: "A", 13: "B", 16: "D", 19: "E"}
+_MIN_SIZE = 32  # five 2×2/2 pools
+
+
+def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_activation,
+         dropout, name, batch_norm):
+    input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
+                             pooling=pooling, min_size=_MIN_SIZE,
+                             classifier_activation=classifier_activation)
+    check_rate(name, "dropout", dropout)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for b, filters in enumerate(_BLOCKS[depth], start=1):   # 224 → 112 → 56 → 28 → 14 → 7
+        for c, f in enumerate(filters, start=1):
+            # torchvision's *_bn keep the convolution bias before BatchNorm.
+            x = ConvBlock(f, 3, batch_norm=batch_norm, use_bias=True,
+                          kernel_initializer="glorot_uniform", name=f"block{b}_conv{c}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    if include_top:                                          # 7×7×512 at 224×224
+        x = keras.layers.Flatten(name="flatten")(x)
+        for i in (1, 2):
+            x = keras.layers.Dense(4096, activation="relu", name=f"fc{i}")(x)
+            x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
+        x = classifier(x, num_classes, classifier_activation)
+    else:
+        x = global_pool(x, pooling)
+    return keras.Model(inputs, x, name=name)
+
+
+_DOC = """VGG-{depth}{bn} (Simonyan & Zisserman, 2015). {params} parameters with the 1000-class head.
+
+    Configuration {config} of the paper: 3×3 convolutions in five blocks, each ended by a
+    2×2/2 max pool, then dense 4096 → dense 4096 → dense `num_classes` with dropout after
+    the hidden dense layers.{bn_note} torchvision resizes the last map to 7×7 with an
+    adaptive pool; here it is 7×7 at 224×224 and the dense layers follow the input size.
+
+    Args:
+        input_shape: tuple of 3 ints. At least 32×32. Defaults to `(224, 224, 3)`.
+        num_classes: int. Defaults to 1000.
+        include_top: bool. Include the dense layers. Defaults to `True`.
+        pooling: None, "avg" or "max". Global pooling when `include_top=False`.
+        classifier_activation: activation of the output layer; `None` gives logits.
+        dropout: float. Dropout rate after the hidden dense layers. Defaults to 0.5.
+        name: str. Model name.
+
+    Returns:
+        A `keras.Model`.
+    """
+_BN_NOTE = (" BatchNorm after every convolution (not in the paper; torchvision's *_bn, which"
+            " keep the convolution bias).")
+
+
+def _register(depth, batch_norm, params):
+    model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
+
+    def builder(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
+                pooling=None, classifier_activation=None, dropout=0.5, name=model_name):
+        return _vgg(depth, input_shape=input_shape, num_classes=num_classes,
+                    include_top=include_top, pooling=pooling,
+                    classifier_activation=classifier_activation, dropout=dropout,
+                    name=name, batch_norm=batch_norm)
+
+    builder.__name__ = builder.__qualname__ = model_name
+    builder.__doc__ = _DOC.format(depth=depth, bn="-BN" if batch_norm else "",
+                                  params=f"{params:,}", config=_CONFIG_LETTER[depth],
+                                  bn_note=_BN_NOTE if batch_norm else "")
+    return register_model(builder)
+
+
+vgg11 = _register(11, False, 132_863_336)
+vgg13 = _register(13, False, 133_047_848)
+vgg16 = _register(16, False, 138_357_544)
+vgg19 = _register(19, False, 143_667_240)
+vgg11_bn = _register(11, True, 132_868_840)
+vgg13_bn = _register(13, True, 133_053_736)
+vgg16_bn = _register(16, True, 138_365_992)
+vgg19_bn = _register(19, True, 143_678_248)
