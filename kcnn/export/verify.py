@@ -1,0 +1,212 @@
+"""Verification of an exported SavedModel against the Keras model it came from.
+
+The SavedModel is loaded in a fresh Python process that cannot import kcnn; both
+signatures run there on the same images as the Keras model here, and TensorFlow's
+`saved_model_cli show` must list the documented signatures.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from kcnn.export import signatures as sig
+from kcnn.export.preprocessing import check_preprocessing, default_preprocessing
+from kcnn.export.warmup import encode, sample_images
+
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_verify_child.py")
+
+
+class VerificationError(RuntimeError):
+    """An exported SavedModel does not behave like its Keras model."""
+
+
+def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
+                       model_outputs="auto", batch_sizes=(1, 7), atol=1e-5,
+                       check_cli=True, timeout=600):
+    """Checks a SavedModel written by `export_saved_model` in a fresh process.
+
+    Synthetic images of exactly the model's input size (so resizing is the identity)
+    are preprocessed here with NumPy and run through the Keras model; the SavedModel is
+    loaded in a new `python` process that blocks any kcnn import, and both signatures
+    are called there on the same images (PNG bytes and float pixels) for each batch
+    size. Probabilities and top-k scores must agree within `atol`, top-k indices
+    must be the Keras model's top k (up to ties within `atol`), class names must
+    match the indices.
+
+    Args:
+        saved_model_dir: str or path. A version directory (`base_dir/N`).
+        model: the `keras.Model` that was exported.
+        preprocessing: dict or None. As given to `export_saved_model`.
+        top_k, model_outputs: as given to `export_saved_model`.
+        batch_sizes: tuple of ints. Batch sizes to call the signatures with.
+            Defaults to `(1, 7)`.
+        atol: float. Largest allowed absolute difference. Defaults to 1e-5.
+        check_cli: bool. Also run `saved_model_cli show --all`. Defaults to `True`.
+        timeout: float. Seconds allowed to each subprocess. Defaults to 600.
+
+    Returns:
+        A dict: `max_abs_diff` per signature and batch size, `signatures` (what
+        `saved_model_cli` listed, or None), `tensorflow` (the child's version).
+
+    Raises:
+        VerificationError: if anything disagrees; the message says what.
+    """
+    saved_model_dir = os.fspath(saved_model_dir)
+    head = sig.inference_head(model)
+    preprocessing = check_preprocessing(
+        default_preprocessing(head) if preprocessing is None else preprocessing, head)
+    height, width = preprocessing["image_size"]
+    channels = preprocessing["channels"]
+    num_classes = head.output_shape[-1]
+    k = min(top_k, num_classes)
+    apply_softmax = (not sig.ends_in_softmax(head) if model_outputs == "auto"
+                     else model_outputs == "logits")
+
+    pixels = sample_images(max(batch_sizes), height, width, channels, seed=0)
+    x = ((pixels.astype(np.float32) * np.float32(preprocessing["scale"])
+          - np.float32(preprocessing["mean"])) / np.float32(preprocessing["std"]))
+    expected = {}
+    for b in batch_sizes:
+        y = np.asarray(head(x[:b], training=False), dtype=np.float64)
+        if apply_softmax:
+            y = np.exp(y - y.max(axis=-1, keepdims=True))
+            y /= y.sum(axis=-1, keepdims=True)
+        expected[b] = y
+
+    with tempfile.TemporaryDirectory(prefix="kcnn-verify-") as tmp:
+        arrays = {"pixels": pixels, "batch_sizes": np.asarray(batch_sizes)}
+        for i, image in enumerate(pixels):
+            arrays[f"png_{i}"] = np.frombuffer(encode(image, "png"), np.uint8)
+        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(in_path, **arrays)
+        proc = _run([sys.executable, _CHILD, saved_model_dir, in_path, out_path],
+                    timeout, "the fresh-process check")
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        with np.load(out_path) as f:
+            got = dict(f)
+
+    if info["kcnn_imported"]:
+        raise VerificationError("kcnn was imported while loading the SavedModel.")
+    outputs = sorted(sig.output_names(preprocessing["class_names"]))
+    for name, inp in ((sig.BYTES_SIGNATURE, sig.BYTES_INPUT),
+                      (sig.FLOAT_SIGNATURE, sig.FLOAT_INPUT)):
+        want = {"inputs": [inp], "outputs": outputs}
+        if info["signatures"].get(name) != want:
+            raise VerificationError(
+                f"Signature {name!r} is {info['signatures'].get(name)}; expected {want}.")
+
+    report = {"max_abs_diff": {}, "tensorflow": info["tensorflow"], "signatures": None}
+    for name in (sig.BYTES_SIGNATURE, sig.FLOAT_SIGNATURE):
+        for b in batch_sizes:
+            report["max_abs_diff"].setdefault(name, {})[b] = _compare(
+                f"{name} (batch {b})", expected[b], k, preprocessing["class_names"],
+                {key: got[f"{name}/{b}/{key}"] for key in outputs}, atol)
+    if check_cli:
+        report["signatures"] = check_saved_model_cli(
+            saved_model_dir, num_classes=num_classes, top_k=k, channels=channels,
+            class_names=preprocessing["class_names"], timeout=timeout)
+    return report
+
+
+def _compare(what, expected, k, class_names, got, atol):
+    probabilities = got["probabilities"]
+    if probabilities.shape != expected.shape:
+        raise VerificationError(f"{what}: probabilities have shape {probabilities.shape}; "
+                                f"the Keras model gives {expected.shape}.")
+    diff = float(np.max(np.abs(probabilities - expected)))
+    order = np.argsort(-expected, axis=-1, kind="stable")[:, :k]
+    top = np.take_along_axis(expected, order, axis=-1)
+    indices = got["top_k_indices"]
+    diff = max(diff, float(np.max(np.abs(got["top_k_scores"] - top))))
+    if diff > atol:
+        raise VerificationError(f"{what}: outputs differ from the Keras model's by {diff:.3g}"
+                                f" (allowed {atol:g}).")
+    # Indices may differ from the Keras order only between (near-)tied scores.
+    if indices.shape != order.shape or np.any(
+            np.abs(np.take_along_axis(expected, indices, axis=-1) - top) > atol):
+        raise VerificationError(f"{what}: top_k_indices {indices.tolist()} are not the Keras"
+                                f" model's top {k} classes {order.tolist()}.")
+    if class_names is not None and not np.array_equal(
+            got[sig.CLASS_NAMES_OUTPUT], np.asarray(class_names)[indices]):
+        raise VerificationError(f"{what}: top_k_class_names do not match top_k_indices.")
+    return diff
+
+
+def saved_model_cli_command():
+    """The `saved_model_cli` of this Python's TensorFlow (as a command list)."""
+    found = shutil.which("saved_model_cli", path=os.pathsep.join(
+        [os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    return [found] if found else [sys.executable, "-m",
+                                  "tensorflow.python.tools.saved_model_cli"]
+
+
+def parse_saved_model_cli(text):
+    """Parses `saved_model_cli show --all` output.
+
+    Returns:
+        `{signature: {"inputs": {key: (dtype, shape)}, "outputs": {...}}}`, with
+        dtype such as `"DT_FLOAT"` and shape such as `"(-1, 10)"`.
+    """
+    result, current, side, key = {}, None, None, None
+    for line in text.splitlines():
+        if m := re.match(r"signature_def\['(.+)'\]:", line):
+            current = result.setdefault(m.group(1), {"inputs": {}, "outputs": {}})
+        elif current is not None and (m := re.match(r"\s+(inputs|outputs)\['(.+)'\] "
+                                                   r"tensor_info:", line)):
+            side, key = m.groups()
+            current[side][key] = [None, None]
+        elif current is not None and key and (m := re.match(r"\s+(dtype|shape): (.+)",
+                                                            line)):
+            current[side][key][0 if m.group(1) == "dtype" else 1] = m.group(2).strip()
+    return {name: {s: {k: tuple(v) for k, v in d[s].items()} for s in d}
+            for name, d in result.items()}
+
+
+def expected_signatures(num_classes, top_k, channels, class_names):
+    """The documented signatures, as `parse_saved_model_cli` reports them."""
+    outputs = {"probabilities": ("DT_FLOAT", f"(-1, {num_classes})"),
+               "top_k_scores": ("DT_FLOAT", f"(-1, {top_k})"),
+               "top_k_indices": ("DT_INT32", f"(-1, {top_k})")}
+    if class_names:
+        outputs[sig.CLASS_NAMES_OUTPUT] = ("DT_STRING", f"(-1, {top_k})")
+    return {sig.BYTES_SIGNATURE: {"inputs": {sig.BYTES_INPUT: ("DT_STRING", "(-1)")},
+                                  "outputs": outputs},
+            sig.FLOAT_SIGNATURE: {"inputs": {sig.FLOAT_INPUT: (
+                "DT_FLOAT", f"(-1, -1, -1, {channels})")}, "outputs": outputs}}
+
+
+def check_saved_model_cli(saved_model_dir, *, num_classes, top_k, channels, class_names,
+                          timeout=600):
+    """Runs `saved_model_cli show --dir D --all` and checks both signatures.
+
+    Returns:
+        The parsed listing of the two kcnn signatures.
+    """
+    proc = _run(saved_model_cli_command() + ["show", "--dir", os.fspath(saved_model_dir),
+                                             "--all"], timeout, "saved_model_cli show")
+    listed = parse_saved_model_cli(proc.stdout)
+    want = expected_signatures(num_classes, top_k, channels, class_names)
+    got = {name: listed.get(name) for name in want}
+    if got != want:
+        raise VerificationError(f"saved_model_cli show lists {got}; expected {want}.")
+    return got
+
+
+def _run(command, timeout, what):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL",
+                                                                 "2"))
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env=env)
+    except subprocess.TimeoutExpired as e:
+        raise VerificationError(f"{what} did not finish in {timeout} s.") from e
+    if proc.returncode != 0:
+        raise VerificationError(f"{what} failed (exit {proc.returncode}):\n"
+                                f"{proc.stderr[-3000:]}")
+    return proc
