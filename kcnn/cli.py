@@ -12,6 +12,7 @@ import sys
 # (command, module): the module defines add_parser(subparsers).
 _COMMANDS = (
     ("models", "kcnn.models._cli"),
+    ("export", "kcnn.export._cli"),
 )
 
 
