@@ -13,6 +13,7 @@ import sys
 _COMMANDS = (
     ("models", "kcnn.models._cli"),
     ("export", "kcnn.export._cli"),
+    ("summary", "kcnn.analysis._cli"),
 )
 
 
