@@ -62,7 +62,8 @@ def inference_head(model):
             f"of them named {HEAD_OUTPUT!r} (the class predictions; other heads are "
             "dropped)."
         )
-    return keras.Model(model.inputs, chosen, name=model.name)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, chosen, name=model.name)
 
 
 def ends_in_softmax(model):

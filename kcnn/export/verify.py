@@ -51,7 +51,8 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
         timeout: float. Seconds allowed to each subprocess. Defaults to 600.
 
     Returns:
-        A dict: `max_abs_diff` per signature and batch size, `signatures` (what
+        A dict: `max_abs_diff` per signature and batch size, `output_spread` (the
+        largest range of one class probability over the images), `signatures` (what
         `saved_model_cli` listed, or None), `tensorflow` (the child's version).
 
     Raises:
@@ -101,7 +102,11 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
             raise VerificationError(
                 f"Signature {name!r} is {info['signatures'].get(name)}; expected {want}.")
 
-    report = {"max_abs_diff": {}, "tensorflow": info["tensorflow"], "signatures": None}
+    # How much the outputs vary between the images: agreement within `atol` means
+    # little if the model gives (nearly) the same output for every image.
+    spread = float(np.max(np.ptp(expected[max(batch_sizes)], axis=0)))
+    report = {"max_abs_diff": {}, "output_spread": spread,
+              "tensorflow": info["tensorflow"], "signatures": None}
     for name in (sig.BYTES_SIGNATURE, sig.FLOAT_SIGNATURE):
         for b in batch_sizes:
             report["max_abs_diff"].setdefault(name, {})[b] = _compare(
