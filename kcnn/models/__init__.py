@@ -2,6 +2,7 @@
 
 from kcnn.models._registry import get_model, list_models, register_model
 from kcnn.models.alexnet import alexnet, alexnet_paper
+from kcnn.models.fcn import fcn32s
 from kcnn.models.googlenet import googlenet
 from kcnn.models.lenet import lenet5
 from kcnn.models.nin import nin, nin_imagenet
