@@ -1,0 +1,9 @@
+"""Input pipelines: TFDS, image folders and offline digits; paper augmentations.
+
+Pure functions of their arguments: the order of epoch e is a function of (seed, e).
+"""
+
+from kcnn.data.augment import AUGMENTATIONS, augment
+from kcnn.data.pipeline import channel_stats, eval_batches, steps_per_epoch, train_batches
+from kcnn.data.preprocessing import Preprocessing, eval_transform
+from kcnn.data.sources import Source, load_source

@@ -1,0 +1,124 @@
+"""tf.data pipelines: the training order is a function of (seed, epoch) only.
+
+An epoch's order is a seeded permutation of the split (or, for a streamed TFDS split, a
+shuffle buffer seeded by (seed, epoch)); each example's augmentation is seeded by (seed,
+epoch, position). So the batches of step k of epoch e are the same in every run with the
+same seed, and a resumed run starts an epoch at any batch.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from kcnn.data.augment import augment as _augment
+from kcnn.data.preprocessing import eval_transform, normalize
+from kcnn.data.sources import _decode
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def steps_per_epoch(source, global_batch_size):
+    """Full batches in one epoch of `source` (the last partial batch is dropped)."""
+    steps = source.num_examples // global_batch_size
+    if steps < 1:
+        raise ValueError(f"`global_batch_size`={global_batch_size} is larger than the "
+                         f"{source.num_examples} examples of {source.name}[{source.split}].")
+    return steps
+
+
+def _epoch_seed(seed, epoch):
+    return int(np.random.default_rng([seed, epoch]).integers(0, 2**31 - 1))
+
+
+def _elements(source, order=None):
+    """(image, label) pairs of `source`, in `order` (indices) when given."""
+    labels = source.labels if order is None else source.labels[order]
+    if source.images is not None:
+        images = source.images if order is None else source.images[order]
+        return tf.data.Dataset.from_tensor_slices((images, labels))
+    paths = source.paths if order is None else source.paths[order]
+    channels = source.channels
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    return ds.map(lambda p, y: (_decode(p, channels), y), num_parallel_calls=AUTOTUNE)
+
+
+def train_batches(source, prep, *, global_batch_size, seed, epoch, start_step=0,
+                  augment="none", shuffle_buffer=10_000):
+    """The training batches of one epoch, from batch `start_step` on.
+
+    Args:
+        source: a `Source` (the training split).
+        prep: the `Preprocessing` the model expects.
+        global_batch_size: int. Examples per step, over all replicas.
+        seed: int. With `epoch`, fixes the order and the augmentation.
+        epoch: int. Zero-based epoch number.
+        start_step: int. First batch to yield (resuming mid-epoch). Defaults to 0.
+        augment: str. A mode of `kcnn.data.augment.augment`. Defaults to `"none"`.
+        shuffle_buffer: int. Shuffle buffer of a streamed split. Defaults to 10,000.
+
+    Returns:
+        A `tf.data.Dataset` of (float32 images (B, H, W, C), int64 labels (B,)).
+    """
+    steps = steps_per_epoch(source, global_batch_size)
+    if not 0 <= start_step <= steps:
+        raise ValueError(f"`start_step` must be in [0, {steps}]; got {start_step}.")
+    start = start_step * global_batch_size
+    end = steps * global_batch_size
+    if source.stream is None:
+        order = np.random.default_rng([seed, epoch]).permutation(source.num_examples)
+        ds = _elements(source, order[start:end])
+        positions = tf.data.Dataset.range(start, end)
+    else:
+        ds = source.stream.shuffle(shuffle_buffer, seed=_epoch_seed(seed, epoch),
+                                   reshuffle_each_iteration=False)
+        ds = ds.take(end).skip(start)
+        positions = tf.data.Dataset.range(start, end)
+    ds = tf.data.Dataset.zip((ds, positions))
+    base = tf.constant([seed, epoch], tf.int64)
+
+    def transform(pair, position):
+        image, label = pair
+        element_seed = tf.random.experimental.stateless_fold_in(base, position)
+        image = _augment(image, prep.image_size, element_seed, augment)
+        image = normalize(image * prep.scale, prep)
+        return image, label
+
+    ds = ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.batch(global_batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def eval_batches(source, prep, *, batch_size, steps=None):
+    """The evaluation batches of `source` in its fixed order, with the contract's transform.
+
+    Args:
+        source: a `Source`.
+        prep: the `Preprocessing`.
+        batch_size: int.
+        steps: int or None. At most this many batches (smoke runs). Defaults to all.
+    """
+    ds = source.stream if source.stream is not None else _elements(source)
+    ds = ds.map(lambda x, y: (eval_transform(x, prep), y), num_parallel_calls=AUTOTUNE,
+                deterministic=True)
+    ds = ds.batch(batch_size)
+    if steps is not None:
+        ds = ds.take(steps)
+    return ds.prefetch(AUTOTUNE)
+
+
+def channel_stats(source, scale, max_examples=10_000):
+    """Per-channel mean and std of `x * scale` over the first `max_examples` examples."""
+    if source.images is not None:
+        pixels = source.images[:max_examples].astype(np.float64) * scale
+        axes = tuple(range(pixels.ndim - 1))
+        return tuple(pixels.mean(axis=axes)), tuple(pixels.std(axis=axes))
+    ds = source.stream if source.stream is not None else _elements(source)
+    total = np.zeros(source.channels)
+    total_sq = np.zeros(source.channels)
+    count = 0
+    for image, _ in ds.take(max_examples).as_numpy_iterator():
+        x = image.reshape(-1, source.channels).astype(np.float64) * scale
+        total += x.sum(0)
+        total_sq += (x * x).sum(0)
+        count += len(x)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean * mean, 1e-12))
+    return tuple(mean), tuple(std)

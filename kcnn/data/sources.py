@@ -1,0 +1,220 @@
+"""Where images come from: TFDS, a folder of class sub-folders, or the offline digits.
+
+A `Source` is one split in a fixed order, as uint8 images with `channels` channels and
+int64 labels. Small data is held as NumPy arrays (`images`) or file paths (`paths`), so an
+epoch's order is an exact permutation; large TFDS splits are a `stream`.
+"""
+
+import concurrent.futures
+import dataclasses
+import logging
+import os
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+ON_ERROR = ("skip", "raise")
+# TFDS splits with a fixed image shape and at most this many bytes are loaded into memory.
+IN_MEMORY_BYTES = 1 << 30
+
+log = logging.getLogger("kcnn.data")
+
+
+@dataclasses.dataclass
+class Source:
+    """One split of a dataset.
+
+    Exactly one of `images` (uint8 array N×H×W×C), `paths` (array of N file names) or
+    `stream` (a `tf.data.Dataset` of (uint8 image, int64 label)) is set.
+    """
+
+    name: str
+    split: str
+    num_examples: int
+    num_classes: int
+    channels: int
+    class_names: tuple = None
+    images: np.ndarray = None
+    paths: np.ndarray = None
+    labels: np.ndarray = None
+    stream: tf.data.Dataset = None
+    skipped: tuple = ()  # (path, reason) of files that could not be read
+
+
+def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
+                holdout=0.2):
+    """Loads one split of dataset `name`.
+
+    Args:
+        name: str. `"digits"` (scikit-learn's 8×8 handwritten digits, offline), a TFDS
+            name such as `"cifar10"`, or `"folder:PATH"` (or an existing directory) with one
+            sub-folder of images per class.
+        split: str. `"train"`, `"test"` or a TFDS split such as `"validation"`. A folder
+            with `train/` and `test/` sub-folders uses them; otherwise (and for digits) a
+            fixed, stratified `holdout` fraction is the `"test"` split.
+        data_dir: str or None. TFDS data folder. Defaults to TFDS's default.
+        channels: int or None. 1 or 3; a folder defaults to 3, others to their own.
+        on_error: `"skip"` (warn, count, leave out) or `"raise"` (a `ValueError` naming
+            the file) for folder images that cannot be decoded. Defaults to `"skip"`.
+        holdout: float in (0, 1). The held-out fraction where no split exists.
+
+    Returns:
+        A `Source`.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`dataset` must be a non-empty string; got dataset={name!r}.")
+    if on_error not in ON_ERROR:
+        raise ValueError(f"`on_error` must be 'skip' or 'raise'; got on_error={on_error!r}.")
+    if channels not in (None, 1, 3):
+        raise ValueError(f"`channels` must be 1, 3 or None; got channels={channels!r}.")
+    if name == "digits":
+        return _digits(split, channels, holdout)
+    if name.startswith("folder:") or os.path.isdir(name):
+        return _folder(name.removeprefix("folder:"), split, channels or 3, on_error, holdout)
+    return _tfds(name, split, data_dir, channels)
+
+
+def _holdout_split(labels, split, holdout, root):
+    if split not in ("train", "test"):
+        raise ValueError(f"{root}: `split` must be 'train' or 'test' (a fixed {holdout:.0%} "
+                         f"stratified hold-out); got split={split!r}.")
+    rng = np.random.default_rng(0)  # the split never depends on the training seed
+    test = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        n = int(round(len(members) * holdout))
+        test[rng.permutation(members)[:n]] = True
+    return np.flatnonzero(test if split == "test" else ~test)
+
+
+def _digits(split, channels, holdout):
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ValueError("dataset='digits' needs scikit-learn: pip install scikit-learn") from e
+    data = load_digits()
+    # 8×8 values in 0..16 → uint8 in 0..255.
+    images = np.round(data.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = data.target.astype(np.int64)
+    index = _holdout_split(labels, split, holdout, "digits")
+    images, labels = images[index], labels[index]
+    if channels == 3:
+        images = np.repeat(images, 3, axis=-1)
+    return Source(name="digits", split=split, num_examples=len(labels), num_classes=10,
+                  channels=images.shape[-1], class_names=tuple(str(i) for i in range(10)),
+                  images=images, labels=labels)
+
+
+def _decode(path, channels):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                               expand_animations=False, dtype=tf.uint8)
+    return image
+
+
+def _check_image(path, channels):
+    """Returns None if `path` decodes as an image, else the reason."""
+    try:
+        image = _decode(path, channels)
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            return "empty image"
+    except (tf.errors.OpError, OSError) as e:
+        message = getattr(e, "message", str(e)).strip().splitlines()
+        return message[-1] if message else type(e).__name__
+    return None
+
+
+def _folder(root, split, channels, on_error, holdout):
+    if not os.path.isdir(root):
+        raise ValueError(f"dataset folder {root!r} does not exist or is not a directory.")
+    has_splits = os.path.isdir(os.path.join(root, "train"))
+    class_root = os.path.join(root, "train") if has_splits else root
+    class_names = sorted(d for d in os.listdir(class_root)
+                         if os.path.isdir(os.path.join(class_root, d)) and not d.startswith("."))
+    if not class_names:
+        raise ValueError(f"dataset folder {class_root!r} has no class sub-folders; expected "
+                         f"one sub-folder of images per class.")
+    split_root = os.path.join(root, split) if has_splits else root
+    if has_splits and not os.path.isdir(split_root):
+        raise ValueError(f"dataset folder {root!r} has no {split!r} sub-folder.")
+    paths, labels = [], []
+    for label, cls in enumerate(class_names):
+        directory = os.path.join(split_root, cls)
+        if not os.path.isdir(directory):
+            continue
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames.sort()
+            for f in sorted(filenames):
+                if f.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, f))
+                    labels.append(label)
+    extra = sorted(set(os.listdir(split_root)) - set(class_names)) if has_splits else []
+    extra = [d for d in extra if os.path.isdir(os.path.join(split_root, d))]
+    if extra:
+        raise ValueError(f"{split_root!r} has class folders not in {class_root!r}: {extra}.")
+    paths, labels = np.array(paths, dtype=object), np.array(labels, dtype=np.int64)
+    if not has_splits:
+        index = _holdout_split(labels, split, holdout, root)
+        paths, labels = paths[index], labels[index]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex:
+        reasons = list(ex.map(lambda p: _check_image(p, channels), paths))
+    bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
+    if bad and on_error == "raise":
+        path, reason = bad[0]
+        raise ValueError(f"cannot read image file {path!r}: {reason} "
+                         f"({len(bad)} unreadable file(s) in {split_root!r}; pass "
+                         f"on_error='skip' to leave them out).")
+    if bad:
+        keep = np.array([r is None for r in reasons])
+        paths, labels = paths[keep], labels[keep]
+        listing = "; ".join(f"{p} ({r})" for p, r in bad[:5])
+        more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+        warnings.warn(f"Skipped {len(bad)} of {len(reasons)} files in {split_root!r} that "
+                      f"could not be read as images: {listing}{more}.", stacklevel=3)
+    if len(paths) == 0:
+        raise ValueError(f"dataset folder {split_root!r} has no readable images "
+                         f"({', '.join(IMAGE_EXTENSIONS)}).")
+    return Source(name=f"folder:{root}", split=split, num_examples=len(paths),
+                  num_classes=len(class_names), channels=channels,
+                  class_names=tuple(class_names), paths=paths.astype(str), labels=labels,
+                  skipped=tuple(bad))
+
+
+def _tfds(name, split, data_dir, channels):
+    import tensorflow_datasets as tfds
+    try:
+        ds, info = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True,
+                             with_info=True, shuffle_files=False)
+    except tfds.core.registered.DatasetNotFoundError as e:
+        raise ValueError(f"Unknown dataset={name!r}: not 'digits', an existing folder or "
+                         f"a TFDS name ({str(e).splitlines()[0]}).") from e
+    except Exception as e:  # noqa: BLE001 -- TFDS raises many kinds when data is missing
+        raise RuntimeError(f"Could not load TFDS dataset {name!r}, split {split!r} "
+                           f"(data_dir={data_dir!r}): {e}. With no network, prepare it "
+                           f"with `tfds build {name}` elsewhere and pass its data_dir, or "
+                           f"use dataset='digits' or a folder.") from e
+    label = info.features[info.supervised_keys[1]]
+    image_shape = tuple(info.features[info.supervised_keys[0]].shape)
+    own_channels = image_shape[-1]
+    class_names = tuple(label.names) if getattr(label, "names", None) else None
+    ds = ds.map(lambda x, y: (x, tf.cast(y, tf.int64)))
+    if channels is not None and channels != own_channels:
+        convert = tf.image.rgb_to_grayscale if channels == 1 else tf.image.grayscale_to_rgb
+        ds = ds.map(lambda x, y: (convert(x), y))
+    channels = channels or own_channels
+    n = int(ds.cardinality())
+    if n < 0:
+        log.warning("Counting the examples of %s[%s] (unknown cardinality).", name, split)
+        n = int(ds.reduce(np.int64(0), lambda c, _: c + 1))
+    source = Source(name=name, split=split, num_examples=n, num_classes=label.num_classes,
+                    channels=channels, class_names=class_names, stream=ds)
+    if None not in image_shape[:2] and n * np.prod(image_shape[:2]) * channels <= IN_MEMORY_BYTES:
+        images, labels = [], []
+        for x, y in ds.batch(4096).as_numpy_iterator():
+            images.append(x)
+            labels.append(y)
+        source.images = np.concatenate(images) if images else np.zeros((0, *image_shape[:2], channels), np.uint8)
+        source.labels = np.concatenate(labels) if labels else np.zeros((0,), np.int64)
+        source.stream = None
+    return source

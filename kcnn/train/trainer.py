@@ -1,0 +1,412 @@
+"""`fit(config)`: one training loop for every tf.distribute strategy.
+
+The step is `strategy.run` + `tf.GradientTape` + the Keras optimizer's `apply_gradients`
+(`model.fit` fails under MultiWorkerMirroredStrategy with Keras 3), with Keras's habits
+kept: `keras.utils.Progbar`, TensorBoard logs, a History-like record and a CSV.
+"""
+
+import dataclasses
+import inspect
+import json
+import logging
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from kcnn.data import Preprocessing, channel_stats, eval_batches, load_source, train_batches
+from kcnn.data.pipeline import steps_per_epoch as _steps_per_epoch
+from kcnn.models import _registry, get_model
+from kcnn.train import outputs
+from kcnn.train.checkpoint import CheckpointManager
+from kcnn.train.config import TrainConfig
+from kcnn.train.schedules import PaperSchedule
+
+log = logging.getLogger("kcnn.train")
+MAIN_OUTPUT = "predictions"
+
+
+def _scalar(tag, value, step):
+    """A TensorBoard scalar through `tf.summary.write` (no `tensorboard` package needed)."""
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_META)
+
+
+_SCALAR_META = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+).SerializeToString()
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What `fit` returns.
+
+    Attributes:
+        model: the trained inference model (auxiliary heads dropped), as saved.
+        history: list of per-epoch dicts (`loss`, `accuracy`, `val_*`, `lr`, `seconds`).
+        metrics: dict with `top1`, `top5`, `loss` on the evaluation split.
+        config: the resolved `TrainConfig`.
+        preprocessing: the `Preprocessing` written to `preprocessing.json`.
+        output_dir: str.
+        resumed_from_step: int. 0 for a fresh run.
+    """
+
+    model: keras.Model
+    history: list
+    metrics: dict
+    config: TrainConfig
+    preprocessing: Preprocessing
+    output_dir: str
+    resumed_from_step: int = 0
+
+
+def make_strategy(config):
+    """The `tf.distribute.Strategy` that `config.strategy` names."""
+    if config.strategy == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("strategy='multi_worker' reads the cluster from the TF_CONFIG "
+                             "environment variable, which is not set.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if config.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=config.devices)
+    if config.strategy == "one_device":
+        device = (config.devices or ["/gpu:0" if tf.config.list_physical_devices("GPU")
+                                     else "/cpu:0"])[0]
+        return tf.distribute.OneDeviceStrategy(device)
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _builder_default(model_name, argument):
+    try:
+        builder = _registry._MODELS[model_name]
+    except KeyError:
+        get_model(model_name)  # raises the registry's ValueError with suggestions
+    return inspect.signature(builder).parameters[argument].default
+
+
+def _split_outputs(outputs_, names):
+    """(main, [aux...]) of a model's outputs; the main one is named "predictions"."""
+    if isinstance(outputs_, dict):
+        key = MAIN_OUTPUT if MAIN_OUTPUT in outputs_ else names[0]
+        return outputs_[key], [v for k, v in outputs_.items() if k != key]
+    if isinstance(outputs_, (list, tuple)):
+        index = names.index(MAIN_OUTPUT) if MAIN_OUTPUT in names else 0
+        return outputs_[index], [v for i, v in enumerate(outputs_) if i != index]
+    return outputs_, []
+
+
+def inference_model(model):
+    """The model without its auxiliary heads (the one output named "predictions")."""
+    if len(model.outputs) == 1:
+        return model
+    names = list(model.output_names)
+    index = names.index(MAIN_OUTPUT) if MAIN_OUTPUT in names else 0
+    return keras.Model(model.inputs, model.outputs[index], name=model.name)
+
+
+def _make_optimizer(config, schedule):
+    if config.optimizer == "sgd":
+        opt = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=config.nesterov)
+    elif config.optimizer == "adam":
+        opt = keras.optimizers.Adam(schedule)
+    elif config.optimizer == "adamw":
+        # AdamW's decay is decoupled; with it, weight_decay is not also added to the loss.
+        opt = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        opt = keras.optimizers.RMSprop(schedule, momentum=config.momentum)
+    if config.mixed_precision and keras.config.dtype_policy().name == "mixed_float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+def _resolve(config, train_source):
+    """Fills in image_size, channels, mean and std; returns (config, Preprocessing)."""
+    default_shape = _builder_default(config.model, "input_shape")
+    image_size = config.image_size or list(default_shape[:2])
+    channels = config.channels or default_shape[2]
+    mean, std = config.mean, config.std
+    if mean is None or std is None:
+        measured_mean, measured_std = channel_stats(train_source, config.scale)
+        mean = mean or [round(float(v), 6) for v in measured_mean]
+        std = std or [round(max(float(v), 1e-6), 6) for v in measured_std]
+    if len(mean) == 1 and channels == 3:
+        mean, std = mean * 3, std * 3
+    config = config.replace(image_size=image_size, channels=channels, mean=mean, std=std)
+    prep = Preprocessing(image_size=tuple(image_size), channels=channels, scale=config.scale,
+                         mean=tuple(mean), std=tuple(std),
+                         class_names=train_source.class_names)
+    return config, prep
+
+
+def _evaluate(predict, dataset, num_classes):
+    """Loss, top-1 and top-5 accuracy over `dataset` (plain cross-entropy, no smoothing)."""
+    loss_sum, top1, top5, count = 0.0, 0, 0, 0
+    k = min(5, num_classes)
+    for images, labels in dataset:
+        logits = predict(images)
+        loss_sum += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True)))
+        top1 += int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.int32)))
+        top5 += int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, k), tf.int32)))
+        count += int(labels.shape[0])
+    if count == 0:
+        return {"loss": None, "top1": None, "top5": None, "count": 0}
+    return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count,
+            "count": count}
+
+
+def fit(config):
+    """Trains `config.model` on `config.dataset` as `config` says; resumes if it can.
+
+    Running the same config again after a kill resumes from the newest complete
+    checkpoint in `<output_dir>/checkpoints` and gives the same final weights as an
+    uninterrupted run (with `deterministic=True`).
+
+    Args:
+        config: a `TrainConfig`.
+
+    Returns:
+        A `FitResult`.
+
+    Raises:
+        ValueError: bad settings or data.
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"fit() expects a TrainConfig; got {type(config).__name__}.")
+    config.validate_values()
+    strategy = make_strategy(config)  # first: MultiWorkerMirroredStrategy must come early
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _fit(config, strategy)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _fit(config, strategy):
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    is_chief = strategy.extended.should_checkpoint
+    out = config.output_dir
+    verbose = config.verbose if is_chief else 0
+
+    train_source = load_source(config.dataset, config.train_split, data_dir=config.data_dir,
+                               channels=config.channels or _builder_default(
+                                   config.model, "input_shape")[2],
+                               on_error=config.on_error)
+    eval_source = load_source(config.dataset, config.eval_split, data_dir=config.data_dir,
+                              channels=train_source.channels, on_error=config.on_error)
+    config, prep = _resolve(config, train_source)
+    num_classes = train_source.num_classes
+    full_steps = _steps_per_epoch(train_source, config.global_batch_size)
+    steps = min(full_steps, config.steps_per_epoch or full_steps)
+    total_steps = steps * config.epochs
+    replicas = strategy.num_replicas_in_sync
+    if config.global_batch_size % replicas:
+        raise ValueError(f"`global_batch_size`={config.global_batch_size} must be a multiple "
+                         f"of the {replicas} replicas.")
+
+    if config.mixed_precision:
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
+    schedule = PaperSchedule(config.lr, config.lr_schedule, steps, total_steps,
+                             boundaries=config.lr_boundaries, decay=config.lr_decay,
+                             decay_epochs=config.lr_decay_epochs,
+                             warmup_epochs=config.warmup_epochs, warmup=config.warmup,
+                             warmup_lr=config.warmup_lr)
+    with strategy.scope():
+        model = get_model(config.model, input_shape=(*prep.image_size, prep.channels),
+                          num_classes=num_classes, **config.model_kwargs)
+        batch_norms = [layer for layer in model._flatten_layers()
+                       if isinstance(layer, keras.layers.BatchNormalization)]
+        for layer in batch_norms:
+            layer.synchronized = config.sync_batch_norm
+        optimizer = _make_optimizer(config, schedule)
+        optimizer.build(model.trainable_variables)
+    names = list(model.output_names)
+    from_logits = config.model_kwargs.get("classifier_activation") is None
+    decayed = [v for v in model.trainable_variables
+               if "kernel" in v.name] if config.optimizer != "adamw" else []
+
+    checkpoint = tf.train.Checkpoint(variables=list(model.variables), optimizer=optimizer)
+    manager = CheckpointManager(os.path.join(out, "checkpoints"), checkpoint,
+                                keep=config.keep_checkpoints, is_chief=is_chief)
+    state = {"step": 0, "history": []}
+    latest = manager.latest()
+    if latest is not None:
+        saved = manager.restore(latest)
+        for key in ("steps_per_epoch", "global_batch_size", "seed", "model", "dataset"):
+            if saved.get(key) != {"steps_per_epoch": steps,
+                                  "global_batch_size": config.global_batch_size,
+                                  "seed": config.seed, "model": config.model,
+                                  "dataset": config.dataset}[key]:
+                raise ValueError(f"{out!r} holds a checkpoint of a different run ({key}="
+                                 f"{saved.get(key)!r}); pass another output_dir to start anew.")
+        state = saved
+        if verbose:
+            print(f"Resuming from {latest} (step {state['step']} of {total_steps}).")
+    resumed_from = state["step"]
+    history = state["history"]
+    if is_chief:
+        os.makedirs(out, exist_ok=True)
+        config.save(out)
+        prep.save(out)
+    writer = (tf.summary.create_file_writer(os.path.join(out, "logs")) if is_chief
+              else tf.summary.create_noop_writer())
+
+    def loss_fn(labels, logits):
+        logits = tf.cast(logits, tf.float32)
+        onehot = tf.one_hot(labels, num_classes)
+        return keras.losses.categorical_crossentropy(
+            onehot, logits, from_logits=from_logits, label_smoothing=config.label_smoothing)
+
+    def grads_fn(images, labels):
+        with tf.GradientTape() as tape:
+            main, aux = _split_outputs(model(images, training=True), names)
+            loss = tf.reduce_sum(loss_fn(labels, main)) / config.global_batch_size
+            for head in aux:
+                loss += (config.aux_loss_weight * tf.reduce_sum(loss_fn(labels, head))
+                         / config.global_batch_size)
+            if model.losses:
+                loss += tf.add_n([tf.cast(x, tf.float32) for x in model.losses]) / replicas
+            if decayed and config.weight_decay:
+                l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32)))
+                               for v in decayed])
+                loss += 0.5 * config.weight_decay * l2 / replicas
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        correct = tf.reduce_sum(tf.cast(tf.equal(
+            tf.argmax(main, axis=-1, output_type=tf.int64), labels), tf.float32))
+        return grads, loss, correct
+
+    if config.xla:
+        grads_fn = tf.function(grads_fn, jit_compile=True)
+
+    def step_fn(images, labels):
+        grads, loss, correct = grads_fn(images, labels)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, correct
+
+    @tf.function
+    def train_step(images, labels):
+        loss, correct = strategy.run(step_fn, args=(images, labels))
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
+
+    @tf.function
+    def predict(images):
+        main, _ = _split_outputs(model(images, training=False), names)
+        return tf.cast(main, tf.float32)
+
+    def evaluate():
+        return _evaluate(predict, eval_batches(eval_source, prep,
+                                               batch_size=config.global_batch_size,
+                                               steps=config.eval_steps), num_classes)
+
+    def state_for(step, running):
+        return {"step": step, "steps_per_epoch": steps,
+                "global_batch_size": config.global_batch_size, "seed": config.seed,
+                "model": config.model, "dataset": config.dataset,
+                "running": running, "history": history}
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    step = state["step"]
+    last_checkpoint = latest
+    while step < total_steps:
+        epoch, start = divmod(step, steps)
+        running = state.get("running") if start and state.get("running") else {
+            "loss_sum": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
+        dataset = train_batches(train_source, prep, global_batch_size=config.global_batch_size,
+                                seed=config.seed, epoch=epoch, start_step=start,
+                                augment=config.augment, shuffle_buffer=config.shuffle_buffer)
+        dataset = dataset.take(steps - start).with_options(options)
+        if verbose == 1:
+            print(f"Epoch {epoch + 1}/{config.epochs}")
+        bar = keras.utils.Progbar(steps, verbose=verbose if verbose == 1 else 0,
+                                  stateful_metrics=["loss", "accuracy", "lr"])
+        tic = time.perf_counter()
+        for images, labels in strategy.experimental_distribute_dataset(dataset):
+            loss, correct = train_step(images, labels)
+            loss = float(loss)
+            if not math.isfinite(loss):
+                where = (f"{last_checkpoint} (step {json.load(open(os.path.join(last_checkpoint, 'state.json')))['step']})"
+                         if last_checkpoint else "none (no checkpoint was written yet)")
+                raise TrainingDiverged(
+                    f"Training stopped: the loss is {loss} at epoch {epoch + 1}, step "
+                    f"{step - epoch * steps + 1} (global step {step + 1}). Nothing was saved "
+                    f"after the last good checkpoint: {where}. Try a lower learning rate.")
+            step += 1
+            running["loss_sum"] += loss * config.global_batch_size
+            running["correct"] += float(correct)
+            running["count"] += config.global_batch_size
+            lr = float(schedule(step - 1))
+            bar.update(step - epoch * steps, [
+                ("loss", running["loss_sum"] / running["count"]),
+                ("accuracy", running["correct"] / running["count"]), ("lr", lr)])
+            with writer.as_default():
+                _scalar("train/loss", loss, step)
+                _scalar("train/lr", lr, step)
+            if step % steps == 0:
+                break
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                running["seconds"] += time.perf_counter() - tic
+                tic = time.perf_counter()
+                last_checkpoint = manager.save(step, state_for(step, running)) or last_checkpoint
+        running["seconds"] += time.perf_counter() - tic
+        record = {"epoch": epoch + 1, "loss": running["loss_sum"] / running["count"],
+                  "accuracy": running["correct"] / running["count"], "lr": lr,
+                  "seconds": round(running["seconds"], 3)}
+        if config.validate or step == total_steps:
+            metrics = evaluate()
+            record.update(val_loss=metrics["loss"], val_accuracy=metrics["top1"],
+                          val_top5=metrics["top5"])
+        history.append(record)
+        state = state_for(step, None)
+        last_checkpoint = manager.save(step, state) or last_checkpoint
+        with writer.as_default():
+            for key, value in record.items():
+                if key != "epoch" and value is not None:
+                    _scalar(f"epoch/{key}", value, epoch + 1)
+        writer.flush()
+        if verbose == 2 or (verbose == 1 and "val_accuracy" in record):
+            print(" - ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                             for k, v in record.items() if v is not None))
+        if is_chief:
+            outputs.write_history_csv(os.path.join(out, outputs.HISTORY_CSV), history)
+            outputs.plot_curves(os.path.join(out, outputs.CURVES_PNG),
+                                {config.model: history}, title=f"{config.model} on "
+                                f"{config.dataset}")
+    if history and history[-1].get("val_accuracy") is not None and resumed_from < total_steps:
+        last = history[-1]
+        metrics = {"loss": last["val_loss"], "top1": last["val_accuracy"],
+                   "top5": last["val_top5"]}
+    else:
+        m = evaluate()
+        metrics = {"loss": m["loss"], "top1": m["top1"], "top5": m["top5"]}
+    metrics.update(split=config.eval_split, dataset=config.dataset, epochs=config.epochs,
+                   steps=total_steps)
+    for layer in batch_norms:
+        layer.synchronized = False  # the saved model runs without a strategy
+    final = inference_model(model)
+    outputs.save_model(final, os.path.join(out, outputs.MODEL_FILE), is_chief=is_chief)
+    if is_chief:
+        outputs.write_json(os.path.join(out, outputs.METRICS_JSON), metrics)
+        if history:
+            outputs.write_history_csv(os.path.join(out, outputs.HISTORY_CSV), history)
+    writer.close()
+    if verbose:
+        print(f"{config.eval_split} top-1 accuracy: {metrics['top1']:.2%}, top-5: "
+              f"{metrics['top5']:.2%} ({config.model} on {config.dataset}); outputs in {out}")
+    return FitResult(model=final, history=history, metrics=metrics, config=config,
+                     preprocessing=prep, output_dir=out, resumed_from_step=resumed_from)
