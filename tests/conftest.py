@@ -1,0 +1,47 @@
+"""Shared checkers: every model and every layer goes through the same checks."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def count_trainable(model):
+    """Trainable parameters, as papers and torchvision count them."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def random_images(shape, batch=2, seed=0):
+    return np.random.default_rng(seed).standard_normal((batch, *shape)).astype("float32")
+
+
+def as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def assert_config_roundtrip(layer):
+    """get_config → from_config → get_config is identical."""
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+
+
+def assert_keras_roundtrip(model, inputs, path, atol=1e-6):
+    """Saved as .keras and loaded with safe_mode=True, the model gives equal outputs."""
+    expected = as_list(model(inputs, training=False))
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    got = as_list(loaded(inputs, training=False))
+    assert len(got) == len(expected)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=atol, rtol=0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    """Layer-name counters and graph state do not leak between tests."""
+    keras.backend.clear_session()
+    yield

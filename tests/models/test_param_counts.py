@@ -1,0 +1,85 @@
+"""Trainable parameter counts pinned to shared/REFERENCE.md (and to arithmetic where it says so)."""
+
+import pytest
+
+import kcnn
+from conftest import count_trainable
+
+# (test id, builder name, kwargs, reference count, source)
+REFERENCE = [
+    ("lenet5", "lenet5", {}, 61_706, "REFERENCE.md, modern LeNet-5"),
+    ("alexnet", "alexnet", {}, 61_100_840, "torchvision alexnet"),
+    ("alexnet_paper", "alexnet_paper", {}, 60_965_224, "paper two towers, arithmetic"),
+    ("vgg11", "vgg11", {}, 132_863_336, "torchvision"),
+    ("vgg13", "vgg13", {}, 133_047_848, "torchvision"),
+    ("vgg16", "vgg16", {}, 138_357_544, "torchvision / keras.applications"),
+    ("vgg19", "vgg19", {}, 143_667_240, "torchvision / keras.applications"),
+    ("vgg11_bn", "vgg11_bn", {}, 132_868_840, "torchvision vgg11_bn"),
+    ("vgg16_bn", "vgg16_bn", {}, 138_365_992, "torchvision vgg16_bn"),
+    ("nin", "nin", {}, 966_986, "Lin et al. CIFAR-10 layout"),
+    ("googlenet_paper", "googlenet", {}, 6_998_552, "paper Table 1, arithmetic"),
+    ("googlenet_paper_aux", "googlenet", {"aux_logits": True}, 13_378_280, "arithmetic"),
+    ("googlenet_paper_bn", "googlenet", {"batch_norm": True}, 7_005_832, "arithmetic"),
+    ("googlenet_torchvision", "googlenet", {"batch_norm": True, "branch3_kernel_size": 3},
+     6_624_904, "torchvision googlenet"),
+    ("googlenet_torchvision_aux", "googlenet",
+     {"batch_norm": True, "branch3_kernel_size": 3, "aux_logits": True},
+     13_004_888, "torchvision googlenet(aux_logits=True)"),
+    ("resnet18", "resnet18", {}, 11_689_512, "torchvision"),
+    ("resnet34", "resnet34", {}, 21_797_672, "torchvision"),
+    ("resnet50", "resnet50", {}, 25_557_032, "torchvision"),
+    ("resnet101", "resnet101", {}, 44_549_160, "torchvision"),
+    ("resnet152", "resnet152", {}, 60_192_808, "torchvision"),
+    ("resnet50_v1", "resnet50", {"stride_in_1x1": True}, 25_557_032, "stride placement is free"),
+    ("resnet20", "resnet20", {}, 269_722, "He et al. §4.2"),
+    ("resnet32", "resnet32", {}, 464_154, "He et al. §4.2"),
+    ("resnet44", "resnet44", {}, 658_586, "He et al. §4.2"),
+    ("resnet56", "resnet56", {}, 853_018, "He et al. §4.2"),
+    ("resnet110", "resnet110", {}, 1_727_962, "He et al. §4.2"),
+    ("resnet20_option_b", "resnet20", {"shortcut": "projection"}, 272_474, "arithmetic"),
+    *[(f"plain{d}", f"plain{d}", {}, n, "equal to the option-A ResNet")
+      for d, n in ((20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018),
+                   (110, 1_727_962))],
+]
+
+
+def _conv(k, cin, cout, bias=True, groups=1):
+    return k * k * cin // groups * cout + (cout if bias else 0)
+
+
+def _dense(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+# Counts REFERENCE.md asks us to compute: the arithmetic, written out independently of the code.
+ARITHMETIC = [
+    # torchvision's *_bn keep the conv bias and add BN gamma and beta per channel.
+    ("vgg13_bn", "vgg13_bn", {},
+     133_047_848 + 2 * (2 * 64 + 2 * 128 + 2 * 256 + 4 * 512), "vgg13 + BN"),
+    ("vgg19_bn", "vgg19_bn", {},
+     143_667_240 + 2 * (2 * 64 + 2 * 128 + 4 * 256 + 8 * 512), "vgg19 + BN"),
+    ("nin_imagenet", "nin_imagenet", {},
+     _conv(11, 3, 96) + 2 * _conv(1, 96, 96)
+     + _conv(5, 96, 256) + 2 * _conv(1, 256, 256)
+     + _conv(3, 256, 384) + 2 * _conv(1, 384, 384)
+     + _conv(3, 384, 1024) + _conv(1, 1024, 1024) + _conv(1, 1024, 1000),
+     "NiN ImageNet layout"),
+    ("alexnet_paper_arithmetic", "alexnet_paper", {},
+     _conv(11, 3, 96) + _conv(5, 96, 256, groups=2) + _conv(3, 256, 384)
+     + _conv(3, 384, 384, groups=2) + _conv(3, 384, 256, groups=2)
+     + _dense(6 * 6 * 256, 4096) + _dense(4096, 4096) + _dense(4096, 1000),
+     "paper AlexNet written out"),
+]
+
+
+@pytest.mark.parametrize("case_id,name,kwargs,expected,source", REFERENCE + ARITHMETIC,
+                         ids=[c[0] for c in REFERENCE + ARITHMETIC])
+def test_trainable_parameters(case_id, name, kwargs, expected, source):
+    model = kcnn.models.get_model(name, **kwargs)
+    assert count_trainable(model) == expected, source
+
+
+def test_every_registered_model_is_pinned():
+    pinned = {c[1] for c in REFERENCE + ARITHMETIC}
+    unpinned = [n for n in kcnn.models.list_models() if n not in pinned and n != "fcn32s"]
+    assert not unpinned, f"pin these models' parameter counts: {unpinned}"

@@ -1,0 +1,51 @@
+"""Every builder runs on the JAX backend too (in a subprocess: the backend is per process)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("jax")
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    assert keras.backend.backend() == "jax", keras.backend.backend()
+    import kcnn
+    assert "tensorflow" not in sys.modules, "kcnn layers and builders must not import TensorFlow"
+    from model_cases import SMALL
+    results = {}
+    for case_id in kcnn.models.list_models():
+        kwargs, shape = SMALL[case_id]
+        shapes = [shape]
+        model = kcnn.models.get_model(case_id, **kwargs)
+        x = np.random.default_rng(0).standard_normal((2, *model.input_shape[1:])).astype("float32")
+        outputs = model.predict_on_batch(x)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        results[case_id] = {
+            "shapes": [list(o.shape) for o in outputs],
+            "expected": [[2, *s] for s in shapes],
+            "finite": all(bool(np.isfinite(np.asarray(o)).all()) for o in outputs),
+        }
+        keras.backend.clear_session()
+    print("RESULTS" + json.dumps(results))
+""")
+
+
+def test_every_builder_on_jax():
+    tests_dir = os.path.dirname(__file__)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULTS"))
+    results = json.loads(line[len("RESULTS"):])
+    import kcnn
+    assert set(kcnn.models.list_models()) <= set(results)
+    bad = {k: v for k, v in results.items() if v["shapes"] != v["expected"] or not v["finite"]}
+    assert not bad, bad
