@@ -14,6 +14,7 @@ _COMMANDS = (
     ("models", "kcnn.models._cli"),
     ("export", "kcnn.export._cli"),
     ("summary", "kcnn.analysis._cli"),
+    ("train", "kcnn.train._cli"),
 )
 
 

@@ -1,0 +1,76 @@
+"""Every recipe runs end to end with --smoke on TFDS mock data (no network)."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+import tensorflow_datasets as tfds
+
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
+
+# recipe file → (extra argv, expected model, expected input size)
+CASES = {
+    "lenet5_mnist.py": ([], "lenet5", [32, 32]),
+    "alexnet_imagenet.py": ([], "alexnet_paper", [96, 96]),
+    "vgg16_imagenet.py": ([], "vgg16", [32, 32]),
+    "nin_cifar10.py": ([], "nin", [32, 32]),
+    "googlenet_imagenet.py": ([], "googlenet", [96, 96]),
+    "resnet_cifar10.py": (["--depth", "20"], "resnet20", [32, 32]),
+}
+
+
+def _load(filename):
+    spec = importlib.util.spec_from_file_location(filename[:-3], os.path.join(RECIPES, filename))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_recipe_is_covered():
+    files = sorted(f for f in os.listdir(RECIPES) if f.endswith(".py") and not f.startswith("_"))
+    assert files == sorted([*CASES, "plain_vs_resnet_cifar10.py"])
+
+
+@pytest.mark.parametrize("filename", sorted(CASES))
+def test_recipe_smoke(filename, tmp_path):
+    argv, model, size = CASES[filename]
+    with tfds.testing.mock_data(num_examples=12):
+        result = _load(filename).main([*argv, "--smoke", "--output", str(tmp_path)])
+    assert result.config.model == model
+    assert result.config.epochs == 1 and result.config.steps_per_epoch == 2
+    assert len(result.history) == 1 and result.history[0]["loss"] > 0
+    assert 0.0 <= result.metrics["top1"] <= 1.0
+    # The contract files the export side reads.
+    prep = json.loads((tmp_path / "preprocessing.json").read_text())
+    assert prep["image_size"] == size and len(prep["mean"]) == prep["channels"]
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model"] == model and saved["image_size"] == size
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "curves.png").is_file()
+    assert len(result.model.outputs) == 1  # auxiliary heads dropped (GoogLeNet)
+
+
+def test_googlenet_recipe_trains_aux_heads_with_paper_weight():
+    config = _load("googlenet_imagenet.py").CONFIG
+    assert config.model_kwargs["aux_logits"] is True and config.aux_loss_weight == 0.3
+    assert (config.lr_schedule, config.lr_decay, config.lr_decay_epochs) == ("step", 0.96, 8)
+
+
+def test_resnet_recipe_uses_paper_iterations():
+    module = _load("resnet_cifar10.py")
+    c56, c110 = module.config(56), module.config(110)
+    # 32k / 48k / 64k iterations of batch 128 over 50k images.
+    assert c56.lr_boundaries == pytest.approx([81.92, 122.88])
+    assert c56.epochs == 164 and c56.lr == 0.1 and c56.weight_decay == 1e-4
+    assert c56.warmup_epochs == 0 and c110.warmup_lr == 0.01 and c110.warmup == "constant"
+    assert c110.warmup_epochs == pytest.approx(400 * 128 / 50_000)
+
+
+def test_plain_vs_resnet_smoke(tmp_path):
+    with tfds.testing.mock_data(num_examples=12):
+        results = _load("plain_vs_resnet_cifar10.py").main(
+            ["--depths", "20", "--smoke", "--output", str(tmp_path)])
+    assert sorted(results) == ["plain20", "resnet20"]
+    assert (tmp_path / "plain_vs_resnet.png").stat().st_size > 1000
+    for name in results:
+        assert (tmp_path / name / "model.keras").is_file()
