@@ -17,7 +17,7 @@ import math
 import os
 
 KEYS = ("image_size", "channels", "scale", "mean", "std", "class_names")
-CHANNELS = (1, 3, 4)  # the channel counts `tf.io.decode_image` can produce
+CHANNELS = (1, 3)  # grayscale or RGB, as the trainer
 
 
 def default_preprocessing(model):

@@ -151,9 +151,22 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
             starts_with(b"\xff\xd8\xff"), starts_with(b"\x89PNG"),
             starts_with(b"GIF8"), starts_with(b"BM")]))
         check = tf.debugging.Assert(is_image, [DECODE_ERROR], name="check_image_bytes")
-        with tf.control_dependencies([check]):
-            image = tf.io.decode_image(image_bytes, channels=channels,
-                                       expand_animations=False, dtype=tf.uint8)
+
+        def decode_as(c):
+            with tf.control_dependencies([check]):
+                return tf.io.decode_image(image_bytes, channels=c, expand_animations=False,
+                                          dtype=tf.uint8)
+
+        if channels == 1:
+            # TensorFlow's GIF and BMP decoders cannot give one channel: decode RGB and
+            # convert with rgb_to_grayscale's weights, rounded to uint8.
+            image = tf.cond(
+                starts_with(b"GIF8") | starts_with(b"BM"),
+                lambda: tf.cast(tf.round(tf.image.rgb_to_grayscale(
+                    tf.cast(decode_as(3), tf.float32))), tf.uint8),
+                lambda: decode_as(1))
+        else:
+            image = decode_as(channels)
         image.set_shape([None, None, channels])
         return tf.image.resize(tf.cast(image, tf.float32), (height, width),
                                method="bilinear")

@@ -50,17 +50,16 @@ def warmup_requests(model_name, image_size, channels):
         channels: int. Image channels.
 
     Returns:
-        A list of `PredictRequest`: one PNG; a batch of three encoded images (JPEG when
-        the channel count allows it, one at twice and one at half the size, so that
-        the resize path is warmed); two float images for `predict_images`.
+        A list of `PredictRequest`: one PNG; a batch of three encoded images (a JPEG,
+        a PNG at twice and one at half the size, so that the resize path is warmed);
+        two float images for `predict_images`.
     """
     height, width = image_size
     images = sample_images(4, height, width, channels, seed=1)
     large = sample_images(1, 2 * height, 2 * width, channels, seed=2)[0]
     small = sample_images(1, max(1, height // 2), max(1, width // 2), channels, seed=3)[0]
-    second = "jpeg" if channels in (1, 3) else "png"
     byte_batches = [[encode(images[0])],
-                    [encode(images[1], second), encode(large), encode(small)]]
+                    [encode(images[1], "jpeg"), encode(large), encode(small)]]
     requests = []
     for batch in byte_batches:
         request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(

@@ -1,5 +1,6 @@
 """export_saved_model: layout, versions, signatures, bad input, warm-up, saved_model_cli."""
 
+import io
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from export.export_helpers import LENET_PREPROCESSING, numeric_dirs
 from tensorflow_serving.apis import prediction_log_pb2
 
@@ -121,6 +123,19 @@ def test_images_of_other_sizes_are_resized(lenet_export, lenet_loaded):
     names = got["top_k_class_names"].numpy()[0]
     assert [n.decode() for n in names] == [
         f"digit_{i}" for i in np.argsort(-want[0], kind="stable")[:5]]
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP"])
+def test_gif_and_bmp_decode_for_a_grayscale_model(fmt, lenet_loaded):
+    """TensorFlow's GIF and BMP decoders give no 1-channel output: converted in the graph."""
+    gray = np.random.default_rng(4).integers(0, 256, (32, 32), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, format=fmt)  # lossless, unlike JPEG
+    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
+    serve = lenet_loaded.signatures["serving_default"]
+    got = serve(image_bytes=tf.constant([buffer.getvalue()]))["probabilities"].numpy()
+    want = serve(image_bytes=tf.constant([_png(decoded[..., None])]))["probabilities"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
 
 
 def test_warmup_records_parse_and_run(lenet_export, lenet_loaded):

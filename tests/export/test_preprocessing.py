@@ -20,7 +20,7 @@ def test_good_dict_is_normalized():
 @pytest.mark.parametrize("field, value, words", [
     ("image_size", [32], "`image_size` must be [height, width]"),
     ("image_size", [32, 0], "`image_size` must be [height, width]"),
-    ("channels", 2, "`channels` must be one of (1, 3, 4)"),
+    ("channels", 2, "`channels` must be one of (1, 3)"),
     ("scale", 0, "`scale` must be a number > 0"),
     ("scale", float("nan"), "`scale` must be a number > 0"),
     ("mean", [0.5], "`mean` must be a list of 3 numbers"),
