@@ -1,7 +1,6 @@
 """Dense heads as convolutions: `to_fully_convolutional` (OverFeat; Long et al., 2015)."""
 
 import keras
-import numpy as np
 
 # Layers allowed between Flatten and the output; they act on the last axis only.
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Activation, keras.layers.ReLU,
@@ -29,9 +28,9 @@ def _head_chain(model):
         if not isinstance(layer, (keras.layers.Dense, *_PASS_THROUGH)) or (
                 isinstance(layer, keras.layers.Softmax) and layer.axis != -1):
             raise ValueError(
-                f"to_fully_convolutional converts heads made of Flatten, Dense, Dropout and "
-                f"activations; model {model.name!r} has {type(layer).__name__} "
-                f"{layer.name!r} after its last feature map."
+                f"to_fully_convolutional converts heads of the form Flatten → Dense, "
+                f"Dropout or activation layers; model {model.name!r} has "
+                f"{type(layer).__name__} {layer.name!r} where that head should be."
             )
         if len(node.input_tensors) != 1:
             raise ValueError(f"Layer {layer.name!r} of the head has several inputs.")
@@ -88,22 +87,23 @@ def to_fully_convolutional(model, *, name=None):
     inputs = keras.Input(shape=(None, None, model.inputs[0].shape[-1]),
                          dtype=model.inputs[0].dtype, name=model.inputs[0].name)
     clone = keras.models.clone_model(body, input_tensors=inputs)
-    clone.set_weights(body.get_weights())
+    for target, source in zip(clone.weights, body.weights):  # same order: same layers
+        target.assign(source)
     x = clone.outputs[0]
     window = (height, width)  # the first dense layer sees the whole map
     for layer in head:
         if not isinstance(layer, keras.layers.Dense):
             x = type(layer).from_config(layer.get_config())(x)
             continue
-        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        # Zeros first (cheap), then the dense weights: Flatten orders (row, col, channel),
+        # which is exactly the order of a (rows, cols, channels, units) kernel.
         conv = keras.layers.Conv2D(
             layer.units, window, activation=layer.activation, use_bias=layer.use_bias,
-            dtype=layer.dtype_policy, name=layer.name)
+            kernel_initializer="zeros", dtype=layer.dtype_policy, name=layer.name)
         x = conv(x)
-        weights = [kernel.reshape(*window, -1, layer.units)]
+        conv.kernel.assign(keras.ops.reshape(layer.kernel, conv.kernel.shape))
         if layer.use_bias:
-            weights.append(keras.ops.convert_to_numpy(layer.bias))
-        conv.set_weights(weights)
+            conv.bias.assign(layer.bias)
         window = (1, 1)
     return keras.Model(inputs, x, name=name or f"{model.name}_conv")
 
