@@ -84,10 +84,16 @@ def to_fully_convolutional(model, *, name=None):
         )
     _, height, width, channels = features.shape
     body = keras.Model(model.inputs[0], features)
-    inputs = keras.Input(shape=(None, None, model.inputs[0].shape[-1]),
-                         dtype=model.inputs[0].dtype, name=model.inputs[0].name)
-    clone = keras.models.clone_model(body, input_tensors=inputs)
-    for target, source in zip(clone.weights, body.weights):  # same order: same layers
+    # A fresh copy of the body (new layers, same weights) whose input's height and width
+    # are unset, so that it takes images of any size.
+    config = body.get_config()
+    for layer_config in config["layers"]:
+        if layer_config["class_name"] == "InputLayer":
+            shape = layer_config["config"]["batch_shape"]
+            layer_config["config"]["batch_shape"] = (shape[0], None, None, shape[-1])
+    clone = keras.Model.from_config(config)
+    inputs = clone.inputs[0]
+    for target, source in zip(clone.weights, body.weights):  # same layers, same order
         target.assign(source)
     x = clone.outputs[0]
     window = (height, width)  # the first dense layer sees the whole map
