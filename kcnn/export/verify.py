@@ -80,17 +80,25 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
             y /= y.sum(axis=-1, keepdims=True)
         expected[b] = y
 
-    with tempfile.TemporaryDirectory(prefix="kcnn-verify-") as tmp:
-        arrays = {"pixels": pixels, "batch_sizes": np.asarray(batch_sizes)}
-        for i, image in enumerate(pixels):
-            arrays[f"png_{i}"] = np.frombuffer(encode(image, "png"), np.uint8)
-        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(in_path, **arrays)
-        proc = _run([sys.executable, _CHILD, saved_model_dir, in_path, out_path],
-                    timeout, "the fresh-process check")
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
-        with np.load(out_path) as f:
-            got = dict(f)
+    # saved_model_cli runs beside the fresh-process check (both mostly import TensorFlow).
+    cli = _start(_cli_show(saved_model_dir)) if check_cli else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="kcnn-verify-") as tmp:
+            arrays = {"pixels": pixels, "batch_sizes": np.asarray(batch_sizes)}
+            for i, image in enumerate(pixels):
+                arrays[f"png_{i}"] = np.frombuffer(encode(image, "png"), np.uint8)
+            in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+            np.savez(in_path, **arrays)
+            out = _finish(_start([sys.executable, _CHILD, saved_model_dir, in_path,
+                                  out_path]), timeout, "the fresh-process check")
+            info = json.loads(out.strip().splitlines()[-1])
+            with np.load(out_path) as f:
+                got = dict(f)
+        cli_text = _finish(cli, timeout, "saved_model_cli show") if cli else None
+    finally:
+        if cli is not None and cli.poll() is None:
+            cli.kill()
+            cli.communicate()
 
     if info["kcnn_imported"]:
         raise VerificationError("kcnn was imported while loading the SavedModel.")
@@ -112,10 +120,9 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
             report["max_abs_diff"].setdefault(name, {})[b] = _compare(
                 f"{name} (batch {b})", expected[b], k, preprocessing["class_names"],
                 {key: got[f"{name}/{b}/{key}"] for key in outputs}, atol)
-    if check_cli:
-        report["signatures"] = check_saved_model_cli(
-            saved_model_dir, num_classes=num_classes, top_k=k, channels=channels,
-            class_names=preprocessing["class_names"], timeout=timeout)
+    if cli_text is not None:
+        report["signatures"] = _check_cli_listing(cli_text, num_classes, k, channels,
+                                                  preprocessing["class_names"])
     return report
 
 
@@ -193,9 +200,17 @@ def check_saved_model_cli(saved_model_dir, *, num_classes, top_k, channels, clas
     Returns:
         The parsed listing of the two kcnn signatures.
     """
-    proc = _run(saved_model_cli_command() + ["show", "--dir", os.fspath(saved_model_dir),
-                                             "--all"], timeout, "saved_model_cli show")
-    listed = parse_saved_model_cli(proc.stdout)
+    return _check_cli_listing(_finish(_start(_cli_show(saved_model_dir)), timeout,
+                                      "saved_model_cli show"),
+                              num_classes, top_k, channels, class_names)
+
+
+def _cli_show(saved_model_dir):
+    return saved_model_cli_command() + ["show", "--dir", os.fspath(saved_model_dir), "--all"]
+
+
+def _check_cli_listing(text, num_classes, top_k, channels, class_names):
+    listed = parse_saved_model_cli(text)
     want = expected_signatures(num_classes, top_k, channels, class_names)
     got = {name: listed.get(name) for name in want}
     if got != want:
@@ -203,15 +218,21 @@ def check_saved_model_cli(saved_model_dir, *, num_classes, top_k, channels, clas
     return got
 
 
-def _run(command, timeout, what):
+def _start(command):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL",
                                                                  "2"))
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def _finish(proc, timeout, what):
+    """Waits for `proc`; returns its stdout or raises VerificationError."""
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=env)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
+        proc.kill()
+        proc.communicate()
         raise VerificationError(f"{what} did not finish in {timeout} s.") from e
     if proc.returncode != 0:
-        raise VerificationError(f"{what} failed (exit {proc.returncode}):\n"
-                                f"{proc.stderr[-3000:]}")
-    return proc
+        raise VerificationError(f"{what} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return out

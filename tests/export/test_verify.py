@@ -4,6 +4,7 @@ import importlib.util
 import os
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,10 +27,33 @@ CASES = {
 }
 
 
+def _trained_like(model, seed=0):
+    """Gives BatchNorm trained-looking statistics and affine weights.
+
+    At initialization (mean 0, variance 1, gamma 1, beta 0) a deep BN network can give
+    nearly the same output for every image, and a graph that wrongly used batch
+    statistics would go unnoticed; after this, both show.
+    """
+    rng = np.random.default_rng(seed)
+    draws = {"moving_mean": lambda n: rng.normal(0, 0.2, n),
+             "moving_variance": lambda n: rng.uniform(0.5, 2.0, n),
+             "gamma": lambda n: rng.uniform(0.5, 1.5, n),
+             "beta": lambda n: rng.normal(0, 0.2, n)}
+    changed = 0
+    for w in model.weights:
+        kind = w.path.rsplit("/", 1)[-1]
+        if kind in draws:  # only BatchNormalization has these weights in kcnn's models
+            w.assign(draws[kind](w.shape).astype("float32"))
+            changed += 1
+    return changed
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fresh_process_outputs_equal_keras(name, tmp_path):
     kwargs, preprocessing = CASES[name]
+    keras.utils.set_random_seed(0)
     model = kcnn.models.get_model(name, **kwargs)
+    bn_weights = _trained_like(model)
     result = export_saved_model(model, tmp_path / name, preprocessing=preprocessing,
                                 verify=True)
     report = result.verification
@@ -42,7 +66,8 @@ def test_fresh_process_outputs_equal_keras(name, tmp_path):
     # Agreement within 1e-5 means something only if the outputs vary between images.
     assert report["output_spread"] > 1e-3
     assert set(report["signatures"]) == {"serving_default", "predict_images"}
-    print(f"{name}: max |SavedModel - Keras| {diffs}, spread {report['output_spread']:.3g}")
+    print(f"{name}: max |SavedModel - Keras| {diffs}, spread {report['output_spread']:.3g}, "
+          f"{bn_weights} BatchNorm weights set")
 
 
 def test_auxiliary_heads_are_not_exported(tmp_path):
@@ -80,3 +105,58 @@ def test_child_blocks_kcnn_imports():
     with open(verify_module._CHILD) as f:
         assert not re.search(r"^\s*(import|from)\s+kcnn", f.read(), re.MULTILINE)
     assert os.path.dirname(verify_module._CHILD).endswith(os.path.join("kcnn", "export"))
+
+
+_LISTING = """signature_def['predict_images']:
+  The given SavedModel SignatureDef contains the following input(s):
+    inputs['images'] tensor_info:
+        dtype: DT_FLOAT
+        shape: (-1, -1, -1, 3)
+        name: predict_images_images:0
+  The given SavedModel SignatureDef contains the following output(s):
+    outputs['probabilities'] tensor_info:
+        dtype: DT_FLOAT
+        shape: (-1, 4)
+        name: StatefulPartitionedCall:0
+    outputs['top_k_indices'] tensor_info:
+        dtype: DT_INT32
+        shape: (-1, 2)
+        name: StatefulPartitionedCall:1
+    outputs['top_k_scores'] tensor_info:
+        dtype: DT_FLOAT
+        shape: (-1, 2)
+        name: StatefulPartitionedCall:2
+  Method name is: tensorflow/serving/predict
+
+signature_def['serving_default']:
+  The given SavedModel SignatureDef contains the following input(s):
+    inputs['image_bytes'] tensor_info:
+        dtype: DT_STRING
+        shape: (-1)
+        name: serving_default_image_bytes:0
+  The given SavedModel SignatureDef contains the following output(s):
+    outputs['probabilities'] tensor_info:
+        dtype: DT_FLOAT
+        shape: (-1, 4)
+        name: StatefulPartitionedCall_1:0
+    outputs['top_k_indices'] tensor_info:
+        dtype: DT_INT32
+        shape: (-1, 2)
+        name: StatefulPartitionedCall_1:1
+    outputs['top_k_scores'] tensor_info:
+        dtype: DT_FLOAT
+        shape: (-1, 2)
+        name: StatefulPartitionedCall_1:2
+  Method name is: tensorflow/serving/predict
+"""
+
+
+def test_saved_model_cli_listing_is_checked():
+    check = verify_module._check_cli_listing
+    listed = check(_LISTING, num_classes=4, top_k=2, channels=3, class_names=None)
+    assert listed["serving_default"]["inputs"] == {"image_bytes": ("DT_STRING", "(-1)")}
+    with pytest.raises(VerificationError, match="saved_model_cli show lists"):
+        check(_LISTING.replace("shape: (-1)\n", "shape: (-1, 1)\n"), num_classes=4,
+              top_k=2, channels=3, class_names=None)
+    with pytest.raises(VerificationError, match="saved_model_cli show lists"):
+        check(_LISTING, num_classes=4, top_k=2, channels=3, class_names=["a", "b", "c", "d"])
