@@ -128,8 +128,9 @@ def _check_input_shape(model, input_shape):
 
 def _graph(model, input_shape, retrace):
     """The model's graph: its own if it is functional at this shape, else a trace."""
-    if not retrace and hasattr(model, "_nodes_by_depth") and model.inputs:
-        return model.inputs, model.outputs, model._nodes_by_depth
+    graph = getattr(model, "_functional", None) or model  # a Sequential's own graph
+    if not retrace and hasattr(graph, "_nodes_by_depth") and graph.inputs:
+        return graph.inputs, graph.outputs, graph._nodes_by_depth
     dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
     x = keras.Input(shape=input_shape, dtype=dtype)
     outputs = keras.tree.flatten(model.call(x, training=False)
@@ -187,6 +188,8 @@ def summarize(model, input_shape=None):
 
     def visit(node, result):
         op = node.operation
+        if type(op).__name__ == "ConvertToTensor":
+            return  # recorded by re-running `call` on a symbolic input: not a layer
         first = id(op) not in seen
         seen.add(id(op))
         weights = isinstance(op, keras.layers.Layer) and first

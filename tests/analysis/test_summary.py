@@ -275,3 +275,31 @@ def test_kcnn_summary_googlenet_in_a_fresh_process():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "inception_5b" in proc.stdout and "InceptionBlock" in proc.stdout
     assert "Trainable params: 6,998,552" in proc.stdout  # googlenet() defaults: the paper's
+
+
+def test_sequential_and_subclassed_models():
+    seq = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+                            keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                            keras.layers.Dense(2)])
+    summary = summarize(seq)
+    assert [r["name"] for r in summary] == ["conv2d", "max_pooling2d", "flatten", "dense"]
+    assert summary.totals["macs"] == 14 * 14 * 4 * 27 + 196 * 2
+    assert summary[-1]["receptive_field"] == (16, 16)   # 4 + (7 − 1)·2
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(4, 3)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(keras.ops.mean(self.conv(x), axis=(1, 2)))
+
+    model = Sub()
+    model(keras.ops.zeros((1, 8, 8, 3)))
+    with pytest.raises(ValueError, match="input_shape"):
+        summarize(model)
+    summary = summarize(model, input_shape=(8, 8, 3))
+    assert summary.totals["params"] == count_trainable(model) == 122
+    assert summary.totals["macs"] == 6 * 6 * 4 * 27 + 4 * 2
+    assert summary[-1]["receptive_field"] == (8, 8)     # the mean sees the whole 6×6 map
