@@ -28,6 +28,10 @@ from kcnn.train.schedules import PaperSchedule
 
 log = logging.getLogger("kcnn.train")
 MAIN_OUTPUT = "predictions"
+# Settings that do not change the training trajectory: a resume may differ in them.
+_RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "eval_steps", "validate",
+                                "keep_checkpoints", "checkpoint_every", "data_dir",
+                                "strategy", "devices"})
 
 
 def _scalar(tag, value, step):
@@ -56,6 +60,7 @@ class FitResult:
         preprocessing: the `Preprocessing` written to `preprocessing.json`.
         output_dir: str.
         resumed_from_step: int. 0 for a fresh run.
+        num_replicas: int. Replicas the strategy trained on.
     """
 
     model: keras.Model
@@ -65,6 +70,7 @@ class FitResult:
     preprocessing: Preprocessing
     output_dir: str
     resumed_from_step: int = 0
+    num_replicas: int = 1
 
 
 def make_strategy(config):
@@ -245,13 +251,14 @@ def _fit(config, strategy):
     latest = manager.latest()
     if latest is not None:
         saved = manager.restore(latest)
-        for key in ("steps_per_epoch", "global_batch_size", "seed", "model", "dataset"):
-            if saved.get(key) != {"steps_per_epoch": steps,
-                                  "global_batch_size": config.global_batch_size,
-                                  "seed": config.seed, "model": config.model,
-                                  "dataset": config.dataset}[key]:
-                raise ValueError(f"{out!r} holds a checkpoint of a different run ({key}="
-                                 f"{saved.get(key)!r}); pass another output_dir to start anew.")
+        before, now = saved.get("config", {}), config.to_dict()
+        changed = sorted(k for k in now if k not in _RESUME_MAY_CHANGE
+                         and before.get(k) != json.loads(json.dumps(now[k])))
+        if changed or saved.get("steps_per_epoch") != steps:
+            raise ValueError(
+                f"{out!r} holds checkpoints of a different run (changed: "
+                f"{', '.join(f'{k}: {before.get(k)!r} -> {now[k]!r}' for k in changed) or 'steps per epoch'}); "
+                f"pass another output_dir to start anew, or the same settings to resume.")
         state = saved
         if verbose:
             print(f"Resuming from {latest} (step {state['step']} of {total_steps}).")
@@ -314,9 +321,7 @@ def _fit(config, strategy):
                                                steps=config.eval_steps), num_classes)
 
     def state_for(step, running):
-        return {"step": step, "steps_per_epoch": steps,
-                "global_batch_size": config.global_batch_size, "seed": config.seed,
-                "model": config.model, "dataset": config.dataset,
+        return {"step": step, "steps_per_epoch": steps, "config": config.to_dict(),
                 "running": running, "history": history}
 
     options = tf.data.Options()
@@ -409,4 +414,5 @@ def _fit(config, strategy):
         print(f"{config.eval_split} top-1 accuracy: {metrics['top1']:.2%}, top-5: "
               f"{metrics['top5']:.2%} ({config.model} on {config.dataset}); outputs in {out}")
     return FitResult(model=final, history=history, metrics=metrics, config=config,
-                     preprocessing=prep, output_dir=out, resumed_from_step=resumed_from)
+                     preprocessing=prep, output_dir=out, resumed_from_step=resumed_from,
+                     num_replicas=replicas)
