@@ -83,8 +83,11 @@ def format_table(summary):
     if t["uncounted"]:
         out.append("Not counted (MACs shown as '?'; the total is a lower bound): "
                    + ", ".join(t["uncounted"]))
-    out.append(f"Output receptive field: {_pair(t['receptive_field'])} pixels, "
-               f"jump {_pair(t['jump'])}, start {_pair(t['start'])}")
+    if t["receptive_field"] is None:
+        out.append("Output receptive field: not defined (see the '—' rows)")
+    else:
+        out.append(f"Output receptive field: {_pair(t['receptive_field'])} pixels, "
+                   f"jump {_pair(t['jump'])}, start {_pair(t['start'])}")
     return "\n".join(out)
 
 

@@ -25,7 +25,9 @@ def check_bilinear_alignment(model, x):
     rows = tent(np.arange(height)[:, None] - (start + jump * np.arange(scores.shape[1])), jump)
     cols = tent(np.arange(width)[:, None] - (start + jump * np.arange(scores.shape[2])), jump)
     expected = np.einsum("hu,wv,buvk->bhwk", rows, cols, scores)
-    np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-5)
+    # Relative to the scores' scale (small at initialization): a one-pixel shift changes
+    # the output by about 1/32 of the differences between neighbouring cells.
+    np.testing.assert_allclose(out, expected, atol=1e-5 * np.abs(expected).max(), rtol=0)
     return scores.shape[1:3]
 
 
