@@ -1,8 +1,9 @@
 """`kcnn summary MODEL [--input-shape H,W,C]`: prints the per-layer table of a model."""
 
+import argparse
+
 
 def _input_shape(text):
-    import argparse
     try:
         shape = tuple(int(v) for v in text.split(","))
     except ValueError:

@@ -1,5 +1,6 @@
 """`summarize`: one row per layer with shapes, parameters, MACs and receptive fields."""
 
+import inspect
 import math
 
 import keras
@@ -143,7 +144,6 @@ def _graph(model, input_shape, retrace):
 
 
 def _accepts_training(model):
-    import inspect
     try:
         return "training" in inspect.signature(model.call).parameters
     except (TypeError, ValueError):

@@ -1,7 +1,5 @@
 """FCN-32s (Long, Shelhamer & Darrell, 2015): a classifier turned into a segmenter."""
 
-import math
-
 import keras
 
 from kcnn.convert import to_fully_convolutional

@@ -1,5 +1,9 @@
 """LocallyConnected2D against a NumPy reference written with plain loops."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -85,3 +89,37 @@ def test_unknown_or_too_small_input():
         LocallyConnected2D(4, 3)(keras.Input((None, None, 3)))
     with pytest.raises(ValueError, match="does not fit"):
         LocallyConnected2D(4, 5)(keras.Input((4, 8, 3)))
+
+
+JAX_SCRIPT = """
+import sys
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax"
+import kcnn
+from test_locally_connected import numpy_locally_connected
+x = np.random.default_rng(0).standard_normal((2, 7, 6, 3)).astype("float32")
+layer = kcnn.layers.LocallyConnected2D(4, 3, strides=2, padding="same",
+                                       bias_initializer="random_normal")
+got = np.asarray(layer(x))
+expected = numpy_locally_connected(x, np.asarray(layer.kernel), np.asarray(layer.bias),
+                                   (3, 3), (2, 2), "same")
+up = np.asarray(kcnn.layers.bilinear_upsampler(3, 4)(x))
+resized = np.asarray(keras.layers.UpSampling2D(4, interpolation="bilinear")(x))
+print("ERRORS", np.abs(got - expected).max(), np.abs(up - resized)[:, 4:-4, 4:-4].max())
+"""
+
+
+@pytest.mark.slow
+def test_locally_connected_and_bilinear_upsampling_on_jax():
+    pytest.importorskip("jax")
+    here = os.path.dirname(__file__)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": os.pathsep.join([here, os.path.dirname(here),
+                                          os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("ERRORS"))
+    lc_error, up_error = map(float, line.split()[1:])
+    assert lc_error < 1e-5 and up_error < 1e-5, line
