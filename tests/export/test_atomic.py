@@ -21,10 +21,10 @@ def model_file(tmp_path_factory):
     return str(path)
 
 
-def _start_export(model_file, base):
-    """`kcnn export MODEL BASE --verify` in its own process group."""
+def _start_export(model_file, base, *extra):
+    """`kcnn export MODEL BASE ...` in its own process group."""
     return subprocess.Popen(
-        [sys.executable, "-m", "kcnn.cli", "export", model_file, str(base), "--verify"],
+        [sys.executable, "-m", "kcnn.cli", "export", model_file, str(base), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
@@ -36,11 +36,11 @@ def _tmp_dirs(base):
 def test_poller_never_sees_a_partial_version(model_file, tmp_path):
     base = tmp_path / "m"
     proc = _start_export(model_file, base)
-    polls, saw_tmp, seen = 0, False, {}
+    polls, tmp_polls, seen = 0, 0, {}
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         polls += 1
-        saw_tmp = saw_tmp or bool(_tmp_dirs(base))
+        tmp_polls += bool(_tmp_dirs(base))
         for n in numeric_dirs(base):
             version = base / n
             variables = os.listdir(version / "variables")
@@ -51,17 +51,18 @@ def test_poller_never_sees_a_partial_version(model_file, tmp_path):
         time.sleep(0.002)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
-    assert "Verified in a fresh Python process" in out
-    assert saw_tmp and polls > 100  # the poller really ran while the export was under way
+    assert "Exported version 1" in out
+    assert tmp_polls > 20  # the poller really ran while the export was under way
     assert numeric_dirs(base) == ["1"] and not _tmp_dirs(base)
     # The first sighting of version 1 already had its final saved_model.pb.
     assert seen == {"1": (base / "1" / "saved_model.pb").stat().st_size}
-    print(f"{polls} polls during the export; version 1 first seen complete")
+    print(f"{polls} polls, {tmp_polls} while the export was being written; "
+          "version 1 first seen complete")
 
 
 def test_killed_export_leaves_no_version(model_file, tmp_path):
     base = tmp_path / "m"
-    proc = _start_export(model_file, base)
+    proc = _start_export(model_file, base, "--verify")  # verification: a wide window
     deadline = time.monotonic() + 300
     # Kill once the SavedModel is written but before verification and renaming end.
     while not any((base / t / "saved_model.pb").is_file() for t in _tmp_dirs(base)):
