@@ -30,16 +30,17 @@ class Preprocessing:
         image_size: tuple of 2 ints. Height and width after resizing.
         channels: int. 1 (grayscale) or 3 (RGB).
         scale: float. Multiplies the uint8 pixel values. Defaults to 1/255.
-        mean: tuple of `channels` floats, subtracted after scaling.
+        mean: tuple of `channels` floats, subtracted after scaling. Defaults to zeros.
         std: tuple of `channels` floats (> 0), divides after subtracting the mean.
+            Defaults to ones.
         class_names: list of str or None. Names of the label indices.
     """
 
     image_size: tuple
     channels: int
     scale: float = 1.0 / 255.0
-    mean: tuple = (0.0,)
-    std: tuple = (1.0,)
+    mean: tuple = None
+    std: tuple = None
     class_names: tuple = None
 
     def __post_init__(self):
@@ -50,7 +51,9 @@ class Preprocessing:
                              f"got image_size={size!r}.")
         if self.channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3; got channels={self.channels!r}.")
-        for arg in ("mean", "std"):
+        for arg, default in (("mean", 0.0), ("std", 1.0)):
+            if getattr(self, arg) is None:
+                object.__setattr__(self, arg, (default,) * self.channels)
             value = getattr(self, arg)
             if (not isinstance(value, (tuple, list)) or len(value) != self.channels
                     or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)):

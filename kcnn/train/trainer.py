@@ -22,7 +22,7 @@ from kcnn.data import Preprocessing, channel_stats, eval_batches, load_source, t
 from kcnn.data.pipeline import steps_per_epoch as _steps_per_epoch
 from kcnn.models import _registry, get_model
 from kcnn.train import outputs
-from kcnn.train.checkpoint import CheckpointManager
+from kcnn.train.checkpoint import CheckpointManager, read_state
 from kcnn.train.config import TrainConfig
 from kcnn.train.schedules import PaperSchedule
 
@@ -345,7 +345,7 @@ def _fit(config, strategy):
             loss, correct = train_step(images, labels)
             loss = float(loss)
             if not math.isfinite(loss):
-                where = (f"{last_checkpoint} (step {json.load(open(os.path.join(last_checkpoint, 'state.json')))['step']})"
+                where = (f"{last_checkpoint} (step {read_state(last_checkpoint)['step']})"
                          if last_checkpoint else "none (no checkpoint was written yet)")
                 raise TrainingDiverged(
                     f"Training stopped: the loss is {loss} at epoch {epoch + 1}, step "

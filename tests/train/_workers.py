@@ -93,9 +93,10 @@ def resume(output_dir):
         return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
 
     from kcnn.train import TrainConfig, fit
-    fit(TrainConfig(model="tiny_dropout_bn", image_size=[16, 16], channels=1, epochs=3,
-                    global_batch_size=16, checkpoint_every=3, validate=False, eval_steps=2,
-                    verbose=0, output_dir=output_dir))
+    result = fit(TrainConfig(model="tiny_dropout_bn", image_size=[16, 16], channels=1,
+                             epochs=3, global_batch_size=16, checkpoint_every=3,
+                             validate=False, eval_steps=2, verbose=0, output_dir=output_dir))
+    print(json.dumps({"resumed_from_step": result.resumed_from_step}))
 
 
 if __name__ == "__main__":
