@@ -17,7 +17,9 @@ _BACKBONES = {
     **{f"vgg{d}{bn}": (111.5, 32) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
     "alexnet": (111, 32),
 }
-_MIN_SIZE = 32  # one output stride: below it the whole image is one score cell
+# A chosen floor of one output stride: the padding makes any size computable, but images
+# up to 64 pixels already get a single score cell, spread over them by the upsampler.
+_MIN_SIZE = 32
 
 
 def _upsampler(centre, stride):
@@ -49,8 +51,10 @@ def fcn32s(*, input_shape=(224, 224, 3), num_classes=21, backbone="vgg16",
     As in the paper, the image is zero-padded before the backbone so that fc6's 7×7
     window fits any image: here by 80 pixels before the first row and column (computed
     from the backbone's geometry so that output pixel i is centred on input pixel i,
-    with no crop offset; the paper pads 100 in conv1_1 and crops at offset 19) and by
-    80 to 111 after, the least that makes the upsampled map cover the image. Deviations:
+    with no crop offset; the paper pads 100 in conv1_1 and crops at offset 19) and after
+    it by the least that makes the upsampled map cover the image (80 to 111 pixels for
+    VGG). The upsampler's kernel is 64 (VGG) or 63 (AlexNet, whose score cells are centred
+    on whole pixels), stride 32. Deviations:
     the `score` layer is initialized like any convolution (the paper uses zeros), and
     max pooling rounds down where Caffe rounded up.
 
