@@ -1,6 +1,6 @@
 """Scripts the distribution and resume tests run in fresh processes.
 
-    python _workers.py mirrored lenet5|resnet20_syncbn OUT_JSON
+    python _workers.py mirrored lenet5|syncbn OUT_JSON
     python _workers.py multi_worker OUTPUT_DIR WEIGHTS_NPZ      (TF_CONFIG set by the test)
     python _workers.py resume OUTPUT_DIR
 """
@@ -19,6 +19,22 @@ def _weights(model):
 def _max_diff(a, b):
     import numpy as np
     return max(float(np.abs(x - y).max()) for x, y in zip(_weights(a), _weights(b)))
+
+
+def _register_conv_bn_net():
+    import keras
+
+    from kcnn.layers import ConvBlock
+    from kcnn.models import register_model
+
+    @register_model
+    def conv_bn_net(*, input_shape, num_classes, **_):
+        """Two ConvBlocks with BatchNorm (as the CIFAR ResNets' units), pooled, dense."""
+        inputs = keras.Input(input_shape)
+        x = ConvBlock(8, 3, batch_norm=True, name="block1")(inputs)
+        x = ConvBlock(16, 3, strides=2, batch_norm=True, name="block2")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
 
 
 def mirrored(case, out_json):
@@ -41,13 +57,14 @@ def mirrored(case, out_json):
         one = fit(base.replace(output_dir=f"{tmp}/one", **one_cpu))
         init = fit(base.replace(output_dir=f"{tmp}/init", lr=0.0, **one_cpu))
         report["control_diff"] = _max_diff(one.model, init.model)  # training moved weights
-    else:  # ResNet-20: synchronized BatchNorm makes two replicas equal one device.
+    else:  # Synchronized BatchNorm makes two replicas equal one device.
         # In float64: in float32 the batch variance E[x²] − E[x]² over a different summation
-        # order differs by ~1e-4 after one step (8.9e-10 in float64, measured).
+        # order differs by ~1e-4 after one ResNet-20 step (8.9e-10 in float64, measured).
         import keras
         keras.config.set_dtype_policy("float64")
-        config = base.replace(model="resnet20", channels=3, sync_batch_norm=True, lr=0.1,
-                              steps_per_epoch=1)
+        _register_conv_bn_net()
+        config = base.replace(model="conv_bn_net", channels=3, image_size=[16, 16],
+                              sync_batch_norm=True, lr=0.1, steps_per_epoch=2)
         two = fit(config.replace(output_dir=f"{tmp}/two", **two_cpus))
         one = fit(config.replace(output_dir=f"{tmp}/one", **one_cpu))
         # (A second MirroredStrategy with collective ops in this process would clash.)
@@ -94,7 +111,7 @@ def resume(output_dir):
 
     from kcnn.train import TrainConfig, fit
     result = fit(TrainConfig(model="tiny_dropout_bn", image_size=[16, 16], channels=1,
-                             epochs=3, global_batch_size=16, checkpoint_every=3,
+                             epochs=2, global_batch_size=16, checkpoint_every=3,
                              validate=False, eval_steps=2, verbose=0, output_dir=output_dir))
     print(json.dumps({"resumed_from_step": result.resumed_from_step}))
 

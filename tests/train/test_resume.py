@@ -17,7 +17,7 @@ from kcnn.train.checkpoint import CheckpointManager
 
 WORKERS = os.path.join(os.path.dirname(__file__), "_workers.py")
 TIMEOUT = 240
-TOTAL_STEPS = 3 * (1438 // 16)  # 3 epochs of the digits training split, batch 16
+TOTAL_STEPS = 2 * (1438 // 16)  # 2 epochs of the digits training split, batch 16
 
 
 def _command(output):

@@ -1,0 +1,84 @@
+"""TrainConfig checks and overrides; the papers' learning-rate schedules."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kcnn.train import PaperSchedule, TrainConfig
+
+
+def test_defaults_are_the_quickstart_and_round_trip(tmp_path):
+    config = TrainConfig()
+    assert (config.model, config.dataset, config.output_dir) == ("lenet5", "digits",
+                                                                  "runs/quickstart")
+    path = config.save(str(tmp_path))
+    assert TrainConfig.load(path) == config
+    assert json.loads(open(path).read())["global_batch_size"] == 32
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("epochs", 0, "`epochs` must be an int >= 1"),
+    ("lr", float("nan"), "`lr` must be a number"),
+    ("optimizer", "lamb", "`optimizer` must be one of"),
+    ("strategy", "tpu", "`strategy` must be one of"),
+    ("augment", "mixup", "`augment` must be one of"),
+    ("image_size", [32], "`image_size` must be 2 positive ints"),
+    ("label_smoothing", 1.0, "`label_smoothing` must be a number in"),
+    ("lr_boundaries", [60, 30], "`lr_boundaries` must be increasing"),
+    ("std", [0.0], "`std` must be positive"),
+    ("xla", "yes", "`xla` must be True or False"),
+])
+def test_bad_values_name_the_field(field, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        TrainConfig(**{field: value})
+
+
+def test_schedule_needs_its_settings():
+    with pytest.raises(ValueError, match="`lr_boundaries` must be non-empty"):
+        TrainConfig(lr_schedule="piecewise")
+    with pytest.raises(ValueError, match="`lr_decay_epochs` must be > 0"):
+        TrainConfig(lr_schedule="step")
+
+
+def test_override_parses_json_and_rejects_unknown_fields():
+    config = TrainConfig().override(["lr=1", "model_kwargs={\"batch_norm\": true}",
+                                     "image_size=[64, 64]", "dataset=cifar10",
+                                     "mean=null"])
+    assert config.lr == 1.0 and isinstance(config.lr, float)
+    assert config.model_kwargs == {"batch_norm": True} and config.image_size == [64, 64]
+    assert config.dataset == "cifar10" and config.mean is None
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        TrainConfig().override(["learning_rate=0.1"])
+    with pytest.raises(ValueError, match=r"Unknown TrainConfig field\(s\) \['lrate'\]"):
+        TrainConfig.from_dict({"lrate": 0.1})
+
+
+def _values(schedule, steps):
+    return np.array([float(schedule(s)) for s in steps])
+
+
+def test_piecewise_resnet_cifar():
+    # He et al.: 0.1, ÷10 at 32k and 48k iterations (boundaries given in epochs here).
+    schedule = PaperSchedule(0.1, "piecewise", steps_per_epoch=100, total_steps=64_000,
+                             boundaries=[320, 480])
+    np.testing.assert_allclose(_values(schedule, [0, 31_999, 32_000, 47_999, 48_000, 63_999]),
+                               [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+
+
+def test_constant_warmup_resnet110():
+    schedule = PaperSchedule(0.1, "piecewise", steps_per_epoch=100, total_steps=64_000,
+                             boundaries=[320], warmup_epochs=4, warmup="constant",
+                             warmup_lr=0.01)
+    np.testing.assert_allclose(_values(schedule, [0, 399, 400]), [0.01, 0.01, 0.1], rtol=1e-6)
+
+
+def test_step_googlenet_and_cosine_with_linear_warmup():
+    step = PaperSchedule(0.01, "step", steps_per_epoch=10, total_steps=1000, decay=0.96,
+                         decay_epochs=8)
+    np.testing.assert_allclose(_values(step, [0, 79, 80, 160]),
+                               [0.01, 0.01, 0.0096, 0.01 * 0.96 ** 2], rtol=1e-6)
+    cosine = PaperSchedule(1.0, "cosine", steps_per_epoch=10, total_steps=110,
+                           warmup_epochs=1, warmup="linear", warmup_lr=0.0)
+    np.testing.assert_allclose(_values(cosine, [0, 5, 10, 60, 110]),
+                               [0.0, 0.5, 1.0, 0.5, 0.0], atol=1e-6)
