@@ -1,0 +1,66 @@
+"""Timing and memory helpers shared by the workers (no framework imports here)."""
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process so far, MiB (Linux: ru_maxrss is KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def rss_mib():
+    """Current resident memory of this process, MiB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def throughput(step, sync, *, batch, warmup, steps):
+    """Images/s of `steps` calls of `step()` after `warmup` calls.
+
+    `sync(result)` blocks until the result is computed (asynchronous frameworks).
+    Returns a dict with `images_per_s`, `step_s` (mean seconds per step) and
+    `first_step_s` (the first warm-up call: tracing and compilation included).
+    """
+    tic = time.perf_counter()
+    sync(step())
+    first = time.perf_counter() - tic
+    for _ in range(warmup - 1):
+        sync(step())
+    tic = time.perf_counter()
+    result = None
+    for _ in range(steps):
+        result = step()
+    sync(result)
+    seconds = time.perf_counter() - tic
+    return {"images_per_s": round(batch * steps / seconds, 3),
+            "step_s": round(seconds / steps, 5), "first_step_s": round(first, 3),
+            "batch": batch, "warmup_steps": warmup, "timed_steps": steps}
+
+
+def latency(call, sync, repeats, warmup=3):
+    """Median and minimum seconds of one `call()` (each synchronized), after `warmup`."""
+    for _ in range(warmup):
+        sync(call())
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        sync(call())
+        times.append(time.perf_counter() - tic)
+    return {"median_ms": round(statistics.median(times) * 1e3, 3),
+            "min_ms": round(min(times) * 1e3, 3), "repeats": repeats}
+
+
+def write_result(path, result):
+    """Writes the worker's result as JSON (the parent reads it back)."""
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,201 @@
+"""The whole benchmark in one command: every measurement in its own process, one results file.
+
+    python -m benchmarks.run                    # full CPU run: TensorFlow, then JAX (kcnn only)
+    KERAS_BACKEND=jax python -m benchmarks.run  # kcnn on JAX (+ torchvision), no TensorFlow
+    python -m benchmarks.run --smoke            # seconds: checks the harness (the tests run it)
+
+Writes `benchmarks/results/<mode>-<date>.json` and `.md`, and `latest-<mode>.json/.md`.
+This process imports no framework: each worker does, so that its peak memory is its own
+and `KERAS_BACKEND=jax` runs never import TensorFlow.
+"""
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import report, settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+
+def _has(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def plan(mode, backends, names=None, torch=True):
+    """The list of jobs: dicts of worker module, arguments, backend and row labels."""
+    jobs = []
+    frameworks = [b for b in backends]
+    if torch:
+        frameworks.append("torch")
+    for framework in frameworks:
+        jobs.append({"kind": "peak", "module": "benchmarks.peak_worker",
+                     "args": ["--framework", framework], "backend": framework,
+                     "when": "start"})
+    option_models = settings.OPTION_MODELS[mode]
+    for case in settings.cases(mode, names):
+        for backend in backends:
+            def keras_job(task, source="kcnn", precision="fp32", xla=0, option="default"):
+                jobs.append({"kind": task, "module": "benchmarks.keras_worker",
+                             "backend": backend, "model": case.name, "source": source,
+                             "precision": precision, "option": option,
+                             "args": ["--case", case.name, "--task", task, "--source", source,
+                                      "--precision", precision, "--xla", str(xla)]})
+            keras_job("train")
+            keras_job("train", precision="bf16", option="mixed_bfloat16")
+            if backend == "tensorflow" and case.name in option_models:
+                keras_job("train", xla=1, option="xla")
+            keras_job("infer")
+            if backend == "tensorflow" and case.keras_app:
+                keras_job("train", source="keras_app")
+                keras_job("train", source="keras_app", precision="bf16", option="mixed_bfloat16")
+                keras_job("infer", source="keras_app")
+        if torch and case.torch_name:
+            def torch_job(task, precision="fp32", channels_last=0, option="default"):
+                jobs.append({"kind": task, "module": "benchmarks.torch_worker",
+                             "backend": "torch", "model": case.name, "source": "torchvision",
+                             "precision": precision, "option": option,
+                             "args": ["--case", case.name, "--task", task, "--precision",
+                                      precision, "--channels-last", str(channels_last)]})
+            torch_job("train")
+            torch_job("train", precision="bf16", option="autocast_bfloat16")
+            if case.name in option_models:
+                torch_job("train", channels_last=1, option="channels_last")
+            torch_job("infer")
+    if "tensorflow" in backends:
+        jobs.append({"kind": "pipeline", "module": "benchmarks.pipeline_worker", "args": [],
+                     "backend": "tensorflow"})
+    for framework in frameworks:
+        jobs.append({"kind": "peak", "module": "benchmarks.peak_worker",
+                     "args": ["--framework", framework], "backend": framework, "when": "end"})
+    return jobs
+
+
+def run_job(job, mode, timeout):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    if job["backend"] in ("tensorflow", "jax"):
+        env["KERAS_BACKEND"] = job["backend"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.json")
+        command = [sys.executable, "-m", job["module"], "--mode", mode, *job["args"],
+                   "--out", out]
+        tic = time.perf_counter()
+        try:
+            proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+            error = None if proc.returncode == 0 else proc.stderr[-2000:]
+        except subprocess.TimeoutExpired:
+            error = f"timed out after {timeout} s"
+        seconds = round(time.perf_counter() - tic, 1)
+        result = {}
+        if error is None:
+            with open(out) as f:
+                result = json.load(f)
+    row = {k: v for k, v in job.items() if k not in ("module", "args")}
+    row.update(result, wall_s=seconds)
+    if error is not None:
+        row["error"] = error
+    return row
+
+
+def machine():
+    flags = ""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = line
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def versions():
+    from importlib.metadata import PackageNotFoundError, version
+    found = {}
+    for name in ("kcnn", "keras", "tensorflow", "jax", "jaxlib", "torch", "torchvision",
+                 "numpy"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: seconds, not minutes")
+    parser.add_argument("--models", nargs="+", help="only these models (default: all)")
+    parser.add_argument("--backends", help="comma-separated Keras backends (tensorflow,jax); "
+                        "default: both, or only jax when KERAS_BACKEND=jax")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torchvision peers")
+    parser.add_argument("--output-dir", default=RESULTS)
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per worker")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "full"
+    if args.backends:
+        backends = args.backends.split(",")
+        bad = set(backends) - {"tensorflow", "jax"}
+        if bad:
+            parser.error(f"unknown backend(s) {sorted(bad)}; use tensorflow and/or jax.")
+    elif os.environ.get("KERAS_BACKEND") == "jax":
+        backends = ["jax"]
+    else:
+        backends = ["tensorflow"] + (["jax"] if _has("jax") else [])
+    try:
+        settings.cases(mode, args.models)
+    except ValueError as error:
+        parser.error(str(error))
+    torch = not args.no_torch and _has("torch") and _has("torchvision")
+    jobs = plan(mode, backends, args.models, torch=torch)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results = {"mode": mode, "date": started.isoformat(timespec="seconds"),
+               "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
+               "backends": backends, "torch_peers": torch, "git_commit": git_commit(),
+               "machine": machine(), "versions": versions(),
+               "load_average_start": [round(v, 2) for v in os.getloadavg()],
+               "settings": report.settings_table(mode), "rows": []}
+    tic = time.perf_counter()
+    for i, job in enumerate(jobs, 1):
+        row = run_job(job, mode, args.timeout)
+        results["rows"].append(row)
+        status = f"error: {row['error'].splitlines()[-1]}" if "error" in row else "ok"
+        print(f"[{i}/{len(jobs)}] {row['kind']} {row.get('source', row['backend'])} "
+              f"{row.get('model', '')} {row.get('option', '')} ({row['wall_s']} s): {status}",
+              flush=True)
+    results["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    results["total_s"] = round(time.perf_counter() - tic, 1)
+    report.add_derived(results)
+    paths = report.write(results, args.output_dir)
+    print(report.markdown(results))
+    print("written: " + ", ".join(paths))
+    errors = [r for r in results["rows"] if "error" in r]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
