@@ -91,12 +91,19 @@ def make_strategy(config):
     return tf.distribute.get_strategy()
 
 
-def _builder_default(model_name, argument):
-    try:
-        builder = _registry._MODELS[model_name]
-    except KeyError:
-        get_model(model_name)  # raises the registry's ValueError with suggestions
-    return inspect.signature(builder).parameters[argument].default
+def _default_input_shape(config):
+    """(H, W, C) from the config, falling back on the builder's default `input_shape`."""
+    if config.model not in _registry.list_models():
+        get_model(config.model)  # raises the registry's ValueError with suggestions
+    parameter = inspect.signature(_registry._MODELS[config.model]).parameters.get("input_shape")
+    default = getattr(parameter, "default", inspect.Parameter.empty)
+    if default is inspect.Parameter.empty or default is None:
+        if config.image_size is None or config.channels is None:
+            raise ValueError(f"model {config.model!r} has no default input_shape; set "
+                             f"`image_size` and `channels` in the TrainConfig.")
+        default = (*config.image_size, config.channels)
+    height, width, channels = default
+    return (*(config.image_size or (height, width)), config.channels or channels)
 
 
 def _split_outputs(outputs_, names):
@@ -136,9 +143,8 @@ def _make_optimizer(config, schedule):
 
 def _resolve(config, train_source):
     """Fills in image_size, channels, mean and std; returns (config, Preprocessing)."""
-    default_shape = _builder_default(config.model, "input_shape")
-    image_size = config.image_size or list(default_shape[:2])
-    channels = config.channels or default_shape[2]
+    height, width, channels = _default_input_shape(config)
+    image_size = [height, width]
     mean, std = config.mean, config.std
     if mean is None or std is None:
         measured_mean, measured_std = channel_stats(train_source, config.scale)
@@ -207,8 +213,7 @@ def _fit(config, strategy):
     verbose = config.verbose if is_chief else 0
 
     train_source = load_source(config.dataset, config.train_split, data_dir=config.data_dir,
-                               channels=config.channels or _builder_default(
-                                   config.model, "input_shape")[2],
+                               channels=_default_input_shape(config)[2],
                                on_error=config.on_error)
     eval_source = load_source(config.dataset, config.eval_split, data_dir=config.data_dir,
                               channels=train_source.channels, on_error=config.on_error)
