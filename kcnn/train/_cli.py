@@ -1,6 +1,6 @@
 """`kcnn train`: trains a model from a TrainConfig; with no arguments, the offline quickstart.
 
-    kcnn train                                   # LeNet-5 on the bundled digits, ~1 min on CPU
+    kcnn train                                   # LeNet-5 on the bundled digits, ~30 s on CPU
     kcnn train --model resnet20 --dataset cifar10 --epochs 164 --set augment=cifar
     kcnn train --config runs/x/config.json       # re-run (or resume) a saved config
 

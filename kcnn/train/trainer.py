@@ -8,40 +8,27 @@ kept: `keras.utils.Progbar`, TensorBoard logs, a History-like record and a CSV.
 import dataclasses
 import inspect
 import json
-import logging
 import math
 import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from kcnn.data import Preprocessing, channel_stats, eval_batches, load_source, train_batches
 from kcnn.data.pipeline import steps_per_epoch as _steps_per_epoch
 from kcnn.models import _registry, get_model
 from kcnn.train import outputs
+from kcnn.train._parts import (evaluate, inference_model, make_optimizer, scalar,
+                               split_outputs)
 from kcnn.train.checkpoint import CheckpointManager, read_state
 from kcnn.train.config import TrainConfig
 from kcnn.train.schedules import PaperSchedule
 
-log = logging.getLogger("kcnn.train")
-MAIN_OUTPUT = "predictions"
 # Settings that do not change the training trajectory: a resume may differ in them.
 _RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "eval_steps", "validate",
                                 "keep_checkpoints", "checkpoint_every", "data_dir",
                                 "strategy", "devices"})
-
-
-def _scalar(tag, value, step):
-    """A TensorBoard scalar through `tf.summary.write` (no `tensorboard` package needed)."""
-    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_META)
-
-
-_SCALAR_META = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-).SerializeToString()
 
 
 class TrainingDiverged(FloatingPointError):
@@ -106,41 +93,6 @@ def _default_input_shape(config):
     return (*(config.image_size or (height, width)), config.channels or channels)
 
 
-def _split_outputs(outputs_, names):
-    """(main, [aux...]) of a model's outputs; the main one is named "predictions"."""
-    if isinstance(outputs_, dict):
-        key = MAIN_OUTPUT if MAIN_OUTPUT in outputs_ else names[0]
-        return outputs_[key], [v for k, v in outputs_.items() if k != key]
-    if isinstance(outputs_, (list, tuple)):
-        index = names.index(MAIN_OUTPUT) if MAIN_OUTPUT in names else 0
-        return outputs_[index], [v for i, v in enumerate(outputs_) if i != index]
-    return outputs_, []
-
-
-def inference_model(model):
-    """The model without its auxiliary heads (the one output named "predictions")."""
-    if len(model.outputs) == 1:
-        return model
-    names = list(model.output_names)
-    index = names.index(MAIN_OUTPUT) if MAIN_OUTPUT in names else 0
-    return keras.Model(model.inputs, model.outputs[index], name=model.name)
-
-
-def _make_optimizer(config, schedule):
-    if config.optimizer == "sgd":
-        opt = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=config.nesterov)
-    elif config.optimizer == "adam":
-        opt = keras.optimizers.Adam(schedule)
-    elif config.optimizer == "adamw":
-        # AdamW's decay is decoupled; with it, weight_decay is not also added to the loss.
-        opt = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-    else:
-        opt = keras.optimizers.RMSprop(schedule, momentum=config.momentum)
-    if config.mixed_precision and keras.config.dtype_policy().name == "mixed_float16":
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    return opt
-
-
 def _resolve(config, train_source):
     """Fills in image_size, channels, mean and std; returns (config, Preprocessing)."""
     height, width, channels = _default_input_shape(config)
@@ -157,23 +109,6 @@ def _resolve(config, train_source):
                          mean=tuple(mean), std=tuple(std),
                          class_names=train_source.class_names)
     return config, prep
-
-
-def _evaluate(predict, dataset, num_classes):
-    """Loss, top-1 and top-5 accuracy over `dataset` (plain cross-entropy, no smoothing)."""
-    loss_sum, top1, top5, count = 0.0, 0, 0, 0
-    k = min(5, num_classes)
-    for images, labels in dataset:
-        logits = predict(images)
-        loss_sum += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
-            labels, logits, from_logits=True)))
-        top1 += int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.int32)))
-        top5 += int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, k), tf.int32)))
-        count += int(labels.shape[0])
-    if count == 0:
-        return {"loss": None, "top1": None, "top5": None, "count": 0}
-    return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count,
-            "count": count}
 
 
 def fit(config):
@@ -242,7 +177,7 @@ def _fit(config, strategy):
                        if isinstance(layer, keras.layers.BatchNormalization)]
         for layer in batch_norms:
             layer.synchronized = config.sync_batch_norm
-        optimizer = _make_optimizer(config, schedule)
+        optimizer = make_optimizer(config, schedule)
         optimizer.build(model.trainable_variables)
     names = list(model.output_names)
     from_logits = config.model_kwargs.get("classifier_activation") is None
@@ -284,7 +219,7 @@ def _fit(config, strategy):
 
     def grads_fn(images, labels):
         with tf.GradientTape() as tape:
-            main, aux = _split_outputs(model(images, training=True), names)
+            main, aux = split_outputs(model(images, training=True), names)
             loss = tf.reduce_sum(loss_fn(labels, main)) / config.global_batch_size
             for head in aux:
                 loss += (config.aux_loss_weight * tf.reduce_sum(loss_fn(labels, head))
@@ -317,13 +252,14 @@ def _fit(config, strategy):
 
     @tf.function
     def predict(images):
-        main, _ = _split_outputs(model(images, training=False), names)
+        main, _ = split_outputs(model(images, training=False), names)
         return tf.cast(main, tf.float32)
 
-    def evaluate():
-        return _evaluate(predict, eval_batches(eval_source, prep,
-                                               batch_size=config.global_batch_size,
-                                               steps=config.eval_steps), num_classes)
+    def run_eval():
+        return evaluate(predict, eval_batches(eval_source, prep,
+                                              batch_size=config.global_batch_size,
+                                              steps=config.eval_steps),
+                        num_classes, from_logits)
 
     def state_for(step, running):
         return {"step": step, "steps_per_epoch": steps, "config": config.to_dict(),
@@ -365,8 +301,8 @@ def _fit(config, strategy):
                 ("loss", running["loss_sum"] / running["count"]),
                 ("accuracy", running["correct"] / running["count"]), ("lr", lr)])
             with writer.as_default():
-                _scalar("train/loss", loss, step)
-                _scalar("train/lr", lr, step)
+                scalar("train/loss", loss, step)
+                scalar("train/lr", lr, step)
             if step % steps == 0:
                 break
             if config.checkpoint_every and step % config.checkpoint_every == 0:
@@ -378,7 +314,7 @@ def _fit(config, strategy):
                   "accuracy": running["correct"] / running["count"], "lr": lr,
                   "seconds": round(running["seconds"], 3)}
         if config.validate or step == total_steps:
-            metrics = evaluate()
+            metrics = run_eval()
             record.update(val_loss=metrics["loss"], val_accuracy=metrics["top1"],
                           val_top5=metrics["top5"])
         history.append(record)
@@ -387,7 +323,7 @@ def _fit(config, strategy):
         with writer.as_default():
             for key, value in record.items():
                 if key != "epoch" and value is not None:
-                    _scalar(f"epoch/{key}", value, epoch + 1)
+                    scalar(f"epoch/{key}", value, epoch + 1)
         writer.flush()
         if verbose == 2 or (verbose == 1 and "val_accuracy" in record):
             print(" - ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
@@ -402,7 +338,7 @@ def _fit(config, strategy):
         metrics = {"loss": last["val_loss"], "top1": last["val_accuracy"],
                    "top5": last["val_top5"]}
     else:
-        m = evaluate()
+        m = run_eval()
         metrics = {"loss": m["loss"], "top1": m["top1"], "top5": m["top5"]}
     metrics.update(split=config.eval_split, dataset=config.dataset, epochs=config.epochs,
                    steps=total_steps)
