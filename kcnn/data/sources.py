@@ -16,8 +16,9 @@ import tensorflow as tf
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 ON_ERROR = ("skip", "raise")
-# TFDS splits with a fixed image shape and at most this many bytes are loaded into memory.
-IN_MEMORY_BYTES = 1 << 30
+# TFDS splits with a fixed image shape and at most this many bytes are held in memory (the
+# cache: CIFAR-10 is 150 MB); larger ones are streamed and decoded every epoch.
+IN_MEMORY_BYTES = 512 << 20
 
 log = logging.getLogger("kcnn.data")
 
