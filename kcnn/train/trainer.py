@@ -130,6 +130,9 @@ def fit(config):
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"fit() expects a TrainConfig; got {type(config).__name__}.")
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"kcnn.train runs on tf.distribute and needs the TensorFlow Keras "
+                         f"backend (KERAS_BACKEND=tensorflow); got {keras.backend.backend()!r}.")
     config.validate_values()
     strategy = make_strategy(config)  # first: MultiWorkerMirroredStrategy must come early
     previous_policy = keras.config.dtype_policy()

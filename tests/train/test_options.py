@@ -61,3 +61,15 @@ def test_options_train_and_restore_the_global_policy(options, tmp_path):
     if options.get("mixed_precision"):
         assert result.model.get_layer("c1").dtype_policy.compute_dtype in ("float16",
                                                                           "bfloat16")
+
+
+def test_other_backends_get_a_clear_error():
+    import os
+    import subprocess
+    import sys
+    code = ("from kcnn.train import TrainConfig, fit\n"
+            "try:\n    fit(TrainConfig())\nexcept ValueError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, KERAS_BACKEND="jax",
+                                                TF_CPP_MIN_LOG_LEVEL="2"))
+    assert "needs the TensorFlow Keras backend" in proc.stdout and "'jax'" in proc.stdout
