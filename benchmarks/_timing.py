@@ -7,6 +7,8 @@ import statistics
 import sys
 import time
 
+TIMED_MARK = "kcnn_bench,timed_steps_start"
+
 
 def peak_rss_mib():
     """Peak resident memory of this process so far, MiB (Linux: ru_maxrss is KiB)."""
@@ -32,6 +34,8 @@ def throughput(step, sync, *, batch, warmup, steps):
     first = time.perf_counter() - tic
     for _ in range(warmup - 1):
         sync(step())
+    if os.environ.get("KCNN_BENCH_MARK_TIMED"):
+        print(TIMED_MARK, flush=True)  # benchmarks.profile counts what follows
     tic = time.perf_counter()
     result = None
     for _ in range(steps):

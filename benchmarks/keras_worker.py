@@ -8,6 +8,7 @@ The backend is `KERAS_BACKEND` (tensorflow or jax); under jax TensorFlow is neve
 """
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 
@@ -170,13 +171,17 @@ def main(argv=None):
     parser.add_argument("--source", choices=("kcnn", "keras_app"), default="kcnn")
     parser.add_argument("--precision", choices=tuple(POLICIES), default="fp32")
     parser.add_argument("--xla", type=int, choices=(0, 1), default=0)
+    parser.add_argument("--train-batch", type=int, help="overrides the case's training batch")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if BACKEND == "jax" and args.xla:
         parser.error("--xla is the TensorFlow option; the jax backend always compiles.")
     case = settings.case(args.mode, args.case)
+    if args.train_batch:
+        case = dataclasses.replace(case, train_batch=args.train_batch)
     keras.config.set_dtype_policy(POLICIES[args.precision])
-    keras.utils.set_random_seed(0)
+    if BACKEND == "tensorflow":  # keras.utils.set_random_seed imports TensorFlow
+        keras.utils.set_random_seed(0)
     baseline = rss_mib()
     model = build(case, args.source)
     result = {"backend": BACKEND, "framework_rss_mib": baseline,

@@ -21,14 +21,18 @@ import sys
 import tempfile
 
 from benchmarks import settings
+from benchmarks._timing import TIMED_MARK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse(lines):
-    """{(primitive, propagation, implementation): [count, total ms]} of `exec` lines."""
+    """{(primitive, propagation, implementation): [count, total ms]} of the `exec` lines
+    after the worker's mark that the timed steps start."""
     table = collections.defaultdict(lambda: [0, 0.0])
-    for line in lines:
+    if TIMED_MARK not in lines:
+        raise RuntimeError("the worker printed no timed-steps mark")
+    for line in lines[lines.index(TIMED_MARK) + 1:]:
         fields = line.strip().split(",")
         if not fields[0].startswith("onednn_verbose") or "exec" not in fields:
             continue
@@ -54,7 +58,7 @@ def main(argv=None):
     parser.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args(argv)
     case = settings.case("full", args.case)
-    env = dict(os.environ, ONEDNN_VERBOSE="1", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT,
+    env = dict(os.environ, ONEDNN_VERBOSE="1", KCNN_BENCH_MARK_TIMED="1", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT,
                KERAS_BACKEND="tensorflow")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
@@ -70,29 +74,31 @@ def main(argv=None):
             sys.exit(proc.stderr[-3000:])
         with open(out) as f:
             result = json.load(f)
-    steps = result["warmup_steps"] + result["timed_steps"]
-    # The first step also creates the primitives; its exec times are counted like the others.
-    wall_ms = 1e3 * (result["first_step_s"] + (steps - 1) * result["step_s"])
-    table = parse(proc.stdout.splitlines() + proc.stderr.splitlines())
+    steps = result["timed_steps"]
+    step_ms = 1e3 * result["step_s"]
+    table = parse(proc.stdout.splitlines())
     rows = sorted(({"primitive": p, "propagation": prop, "implementation": impl,
                     "calls_per_step": round(n / steps, 1), "ms_per_step": round(ms / steps, 2)}
                    for (p, prop, impl), (n, ms) in table.items()),
                   key=lambda r: -r["ms_per_step"])
     in_onednn = sum(r["ms_per_step"] for r in rows)
+    conv = sum(r["ms_per_step"] for r in rows if r["primitive"] == "convolution")
     summary = {"case": case.name, "framework": args.framework, "precision": args.precision,
-               "xla": args.xla, "batch": case.train_batch, "steps": steps,
-               "step_ms_timed": round(1e3 * result["step_s"], 1),
-               "step_ms_mean_all": round(wall_ms / steps, 1),
+               "xla": args.xla, "batch": case.train_batch, "timed_steps": steps,
+               "step_ms": round(step_ms, 1), "images_per_s": result["images_per_s"],
                "onednn_ms_per_step": round(in_onednn, 1),
-               "outside_onednn_ms_per_step": round(wall_ms / steps - in_onednn, 1),
+               "convolution_ms_per_step": round(conv, 1),
+               "outside_onednn_ms_per_step": round(step_ms - in_onednn, 1),
+               "note": "oneDNN's timings under ONEDNN_VERBOSE, which itself slows a step",
                "primitives": rows}
     os.makedirs(args.output_dir, exist_ok=True)
     name = f"profile-{args.framework}{'-xla' if args.xla else ''}-{args.precision}-{case.name}"
     with open(os.path.join(args.output_dir, name + ".json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"{name}: {summary['step_ms_mean_all']} ms/step (mean over all {steps} steps; "
-          f"timed steps {summary['step_ms_timed']}), in oneDNN {summary['onednn_ms_per_step']}"
-          f" ms, outside {summary['outside_onednn_ms_per_step']} ms")
+    print(f"{name}: {summary['step_ms']} ms per timed step ({steps} steps, batch "
+          f"{case.train_batch}); in oneDNN {summary['onednn_ms_per_step']} ms (convolutions "
+          f"{summary['convolution_ms_per_step']} ms), outside oneDNN "
+          f"{summary['outside_onednn_ms_per_step']} ms")
     print("| primitive | propagation | implementation | calls/step | ms/step |")
     print("|---|---|---|---|---|")
     for r in rows[:15]:

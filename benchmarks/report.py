@@ -68,7 +68,7 @@ def targets(results):
                    option=option, backend="torch" if source == "torchvision" else backend)
         return row and row["images_per_s"]
 
-    for case in settings.cases(results["mode"]):
+    for case in settings.cases(results["mode"], results.get("models")):
         for peer, name in (("keras_app", case.keras_app), ("torchvision", case.torch_name)):
             if not name:
                 continue
@@ -86,7 +86,7 @@ def targets(results):
         out.append({"target": "ResNet-50 fp32 training ≥ 60 % of the fp32 matmul peak",
                     "ratio": resnet50["utilization"], "met": resnet50["utilization"] >= 0.6,
                     "primary": True})
-    for case in settings.cases(results["mode"]):
+    for case in settings.cases(results["mode"], results.get("models")):
         row = find(rows, kind="infer", model=case.name, source="kcnn", backend="tensorflow")
         if row and "saved_model_latency" in row:
             best = min(row["saved_model_latency"]["median_ms"],
@@ -129,7 +129,7 @@ def markdown(results):
              f"{results['settings']['loss']}, {results['settings']['data']}; "
              "images/s after the warm-up steps", ""]
     backends = results["backends"]
-    cases = settings.cases(results["mode"])
+    cases = settings.cases(results["mode"], results.get("models"))
 
     def ips(**match):
         row = find(rows, **match)

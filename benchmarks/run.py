@@ -43,16 +43,20 @@ def plan(mode, backends, names=None, torch=True):
     option_models = settings.OPTION_MODELS[mode]
     for case in settings.cases(mode, names):
         for backend in backends:
-            def keras_job(task, source="kcnn", precision="fp32", xla=0, option="default"):
+            def keras_job(task, source="kcnn", precision="fp32", xla=0, option="default",
+                          extra=()):
                 jobs.append({"kind": task, "module": "benchmarks.keras_worker",
                              "backend": backend, "model": case.name, "source": source,
                              "precision": precision, "option": option,
                              "args": ["--case", case.name, "--task", task, "--source", source,
-                                      "--precision", precision, "--xla", str(xla)]})
+                                      "--precision", precision, "--xla", str(xla), *extra]})
             keras_job("train")
             keras_job("train", precision="bf16", option="mixed_bfloat16")
             if backend == "tensorflow" and case.name in option_models:
                 keras_job("train", xla=1, option="xla")
+            large = settings.LARGE_BATCH_OPTION[mode].get(case.name)
+            if backend == "tensorflow" and large:
+                keras_job("train", option=f"batch{large}", extra=["--train-batch", str(large)])
             keras_job("infer")
             if backend == "tensorflow" and case.keras_app:
                 keras_job("train", source="keras_app")
@@ -175,7 +179,7 @@ def main(argv=None):
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"mode": mode, "date": started.isoformat(timespec="seconds"),
                "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
-               "backends": backends, "torch_peers": torch, "git_commit": git_commit(),
+               "backends": backends, "models": args.models, "torch_peers": torch, "git_commit": git_commit(),
                "machine": machine(), "versions": versions(),
                "load_average_start": [round(v, 2) for v in os.getloadavg()],
                "settings": report.settings_table(mode), "rows": []}

@@ -73,6 +73,9 @@ OPTION_MODELS = {"full": ("lenet5", "resnet20", "nin", "alexnet", "googlenet", "
                           "vgg16"),
                  "smoke": ("resnet20",)}
 
+# A larger training batch, measured once as an option: how utilization depends on the batch.
+LARGE_BATCH_OPTION = {"full": {"resnet50": 32}, "smoke": {}}
+
 
 def cases(mode, names=None):
     """The cases of `mode` ("full" or "smoke"), optionally only those in `names`."""
