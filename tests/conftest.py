@@ -45,3 +45,16 @@ def _fresh_keras_session():
     """Layer-name counters and graph state do not leak between tests."""
     keras.backend.clear_session()
     yield
+
+
+@pytest.fixture
+def temporary_model(monkeypatch):
+    """Registers toy builders for one test only: the registry is global, and registry-wide
+    tests (sweep, pinned counts, docs) must see only the real models."""
+    from kcnn.models import _registry
+
+    def register(builder):
+        monkeypatch.setitem(_registry._MODELS, builder.__name__, builder)
+        return builder
+
+    return register

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kcnn.models import get_model, list_models, register_model
+from kcnn.models import get_model
 from kcnn.train import TrainConfig, TrainingDiverged, fit
 from kcnn.train._cli import run
 from kcnn.train.checkpoint import CheckpointManager, load_weights_into, read_state
@@ -33,14 +33,17 @@ class NaNAtStep(keras.layers.Layer):
         return x + ops.where(self.calls >= self.at, float("nan"), 0.0)
 
 
-if "nan_at_step5" not in list_models():
-    @register_model
-    def nan_at_step5(*, input_shape, num_classes, **_):
-        inputs = keras.Input(input_shape)
-        x = keras.layers.Flatten()(inputs)
-        x = keras.layers.Dense(16, activation="relu")(x)
-        x = NaNAtStep(NAN_AT, name="inject")(x)
-        return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
+def nan_at_step5(*, input_shape, num_classes, **_):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    x = NaNAtStep(NAN_AT, name="inject")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
+
+
+@pytest.fixture(autouse=True)
+def _register_toy_model(temporary_model):
+    temporary_model(nan_at_step5)
 
 
 def _config(output):

@@ -5,19 +5,22 @@ import numpy as np
 import pytest
 
 from kcnn.data import Preprocessing, load_source, train_batches
-from kcnn.models import get_model, list_models, register_model
+from kcnn.models import get_model
 from kcnn.train import TrainConfig, fit
 
 
-if "three_heads" not in list_models():
-    @register_model
-    def three_heads(*, input_shape, num_classes, **_):
-        """A GoogLeNet-shaped toy: outputs predictions, aux1, aux2."""
-        inputs = keras.Input(input_shape)
-        x = keras.layers.Flatten()(inputs)
-        outputs = [keras.layers.Dense(num_classes, name=n)(x)
-                   for n in ("predictions", "aux1", "aux2")]
-        return keras.Model(inputs, outputs, name="three_heads")
+def three_heads(*, input_shape, num_classes, **_):
+    """A GoogLeNet-shaped toy: outputs predictions, aux1, aux2."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    outputs = [keras.layers.Dense(num_classes, name=n)(x)
+               for n in ("predictions", "aux1", "aux2")]
+    return keras.Model(inputs, outputs, name="three_heads")
+
+
+@pytest.fixture(autouse=True)
+def _register_toy_model(temporary_model):
+    temporary_model(three_heads)
 
 
 def _log_softmax_ce(logits, labels):
