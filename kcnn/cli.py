@@ -7,11 +7,7 @@ Each sub-command lives beside the code it drives, in a module with
 
 import argparse
 import importlib
-import os
 import sys
-
-# TensorFlow's start-up chatter (oneDNN, CUDA probing) hides the command's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # (command, module): the module defines add_parser(subparsers).
 _COMMANDS = (
