@@ -47,17 +47,24 @@ def throughput(step, sync, *, batch, warmup, steps):
             "batch": batch, "warmup_steps": warmup, "timed_steps": steps}
 
 
-def latency(call, sync, repeats, warmup=3):
-    """Median and minimum seconds of one `call()` (each synchronized), after `warmup`."""
-    for _ in range(warmup):
-        sync(call())
-    times = []
+def latency(calls, repeats, warmup=3):
+    """Median and minimum milliseconds of one call of each of `calls`, interleaved.
+
+    `calls` maps a name to `(call, sync)`; each round calls every one once (synchronized),
+    so a change in the machine's load affects all of them alike.
+    """
+    for call, sync in calls.values():
+        for _ in range(warmup):
+            sync(call())
+    times = {name: [] for name in calls}
     for _ in range(repeats):
-        tic = time.perf_counter()
-        sync(call())
-        times.append(time.perf_counter() - tic)
-    return {"median_ms": round(statistics.median(times) * 1e3, 3),
-            "min_ms": round(min(times) * 1e3, 3), "repeats": repeats}
+        for name, (call, sync) in calls.items():
+            tic = time.perf_counter()
+            sync(call())
+            times[name].append(time.perf_counter() - tic)
+    return {name: {"median_ms": round(statistics.median(t) * 1e3, 3),
+                   "min_ms": round(min(t) * 1e3, 3), "repeats": repeats}
+            for name, t in times.items()}
 
 
 def write_result(path, result):

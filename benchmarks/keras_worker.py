@@ -133,34 +133,34 @@ def infer(case, model, args):
                         batch=case.infer_batch, warmup=2,
                         steps=max(2, case.timed_steps))
     one = images[:1]
-    repeats = settings.LATENCY_REPEATS[args.mode]
-    result["keras_latency"] = latency(lambda: model.predict_on_batch(one), np.asarray, repeats)
+    calls = {"keras_latency": (lambda: model.predict_on_batch(one), np.asarray)}
+    with tempfile.TemporaryDirectory() as base:
+        if BACKEND == "tensorflow" and args.source == "kcnn":
+            pixels = one * 0 + 127.0
+            calls["saved_model_latency"] = saved_model_call(model, pixels, base + "/plain")
+            if any(isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in model._flatten_layers()):
+                from kcnn.export.fold import fold_batch_norm
+                folded = fold_batch_norm(model)
+                calls["folded_keras_latency"] = (lambda: folded.predict_on_batch(one),
+                                                 np.asarray)
+                calls["folded_saved_model_latency"] = saved_model_call(folded, pixels,
+                                                                       base + "/folded")
+        result.update(latency(calls, settings.LATENCY_REPEATS[args.mode]))
     result["peak_rss_mib"] = peak_rss_mib()
-    if BACKEND == "tensorflow" and args.source == "kcnn":
-        result["saved_model_latency"] = saved_model_latency(model, one * 0 + 127.0, repeats)
-        if any(isinstance(layer, keras.layers.BatchNormalization)
-               for layer in model._flatten_layers()):
-            from kcnn.export.fold import fold_batch_norm
-            folded = fold_batch_norm(model)
-            result["folded_keras_latency"] = latency(lambda: folded.predict_on_batch(one),
-                                                     np.asarray, repeats)
-            result["folded_saved_model_latency"] = saved_model_latency(
-                folded, one * 0 + 127.0, repeats)
     return result
 
 
-def saved_model_latency(model, pixels, repeats):
-    """Batch-1 latency of the exported SavedModel's float signature (preprocessing, the
-    model, softmax and top-k in one graph), loaded as TF Serving would load it."""
+def saved_model_call(model, pixels, base):
+    """(call, sync) of the exported SavedModel's float signature (preprocessing, the model,
+    softmax and top-k in one graph), loaded as TF Serving would load it."""
     import tensorflow as tf
     from kcnn.export import FLOAT_INPUT, FLOAT_SIGNATURE, export_saved_model
-    with tempfile.TemporaryDirectory() as base:
-        exported = export_saved_model(model, base, warmup=False)
-        loaded = tf.saved_model.load(exported.path)
-        fn = loaded.signatures[FLOAT_SIGNATURE]
-        x = tf.constant(pixels)
-        return latency(lambda: fn(**{FLOAT_INPUT: x}),
-                       lambda out: [v.numpy() for v in out.values()], repeats)
+    exported = export_saved_model(model, base, warmup=False)
+    fn = tf.saved_model.load(exported.path).signatures[FLOAT_SIGNATURE]
+    x = tf.constant(pixels)
+    return (lambda: fn(**{FLOAT_INPUT: x}),
+            lambda out: [v.numpy() for v in out.values()])
 
 
 def main(argv=None):

@@ -68,8 +68,8 @@ def infer(case, model, args):
     result = throughput(lambda: call(images), lambda out: out.sum().item(),
                         batch=case.infer_batch, warmup=2, steps=max(2, case.timed_steps))
     one = images[:1].clone()
-    result["latency"] = latency(lambda: call(one), lambda out: out.sum().item(),
-                                settings.LATENCY_REPEATS[args.mode])
+    result.update(latency({"latency": (lambda: call(one), lambda out: out.sum().item())},
+                          settings.LATENCY_REPEATS[args.mode]))
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 
