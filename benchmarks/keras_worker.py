@@ -9,6 +9,7 @@ The backend is `KERAS_BACKEND` (tensorflow or jax); under jax TensorFlow is neve
 
 import argparse
 import dataclasses
+import json
 import sys
 import tempfile
 
@@ -172,6 +173,8 @@ def main(argv=None):
     parser.add_argument("--precision", choices=tuple(POLICIES), default="fp32")
     parser.add_argument("--xla", type=int, choices=(0, 1), default=0)
     parser.add_argument("--train-batch", type=int, help="overrides the case's training batch")
+    parser.add_argument("--kwargs", type=json.loads, default={},
+                        help="JSON of extra kcnn builder arguments (a variant as an option)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if BACKEND == "jax" and args.xla:
@@ -179,6 +182,8 @@ def main(argv=None):
     case = settings.case(args.mode, args.case)
     if args.train_batch:
         case = dataclasses.replace(case, train_batch=args.train_batch)
+    if args.kwargs:
+        case = dataclasses.replace(case, kcnn_kwargs={**case.kcnn_kwargs, **args.kwargs})
     keras.config.set_dtype_policy(POLICIES[args.precision])
     if BACKEND == "tensorflow":  # keras.utils.set_random_seed imports TensorFlow
         keras.utils.set_random_seed(0)

@@ -57,6 +57,10 @@ def plan(mode, backends, names=None, torch=True):
             large = settings.LARGE_BATCH_OPTION[mode].get(case.name)
             if backend == "tensorflow" and large:
                 keras_job("train", option=f"batch{large}", extra=["--train-batch", str(large)])
+            for key, value in settings.VARIANT_OPTION[mode].get(case.name, {}).items():
+                if backend == "tensorflow":
+                    keras_job("train", option=f"{key}={value}",
+                              extra=["--kwargs", json.dumps({key: value})])
             keras_job("infer")
             if backend == "tensorflow" and case.keras_app:
                 keras_job("train", source="keras_app")

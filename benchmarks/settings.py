@@ -75,6 +75,9 @@ OPTION_MODELS = {"full": ("lenet5", "resnet20", "nin", "alexnet", "googlenet", "
 
 # A larger training batch, measured once as an option: how utilization depends on the batch.
 LARGE_BATCH_OPTION = {"full": {"resnet50": 32}, "smoke": {}}
+# Builder variants measured as options: keras.applications' ResNet50 is v1 (stride on the
+# first 1×1, 3.86 GMACs); kcnn's default is v1.5 as torchvision (stride on the 3×3, 4.09).
+VARIANT_OPTION = {"full": {"resnet50": {"stride_in_1x1": True}}, "smoke": {}}
 
 
 def cases(mode, names=None):
