@@ -32,6 +32,9 @@ def add_parser(subparsers):
                              "in softmax)")
     parser.add_argument("--model-name", default=None,
                         help="model name in the warm-up requests (default: BASE_DIR's name)")
+    parser.add_argument("--no-fold-bn", action="store_true",
+                        help="keep BatchNorm as separate operations (by default it is folded "
+                             "into the preceding convolution)")
     parser.add_argument("--no-warmup", action="store_true",
                         help="do not write assets.extra/tf_serving_warmup_requests")
     parser.set_defaults(func=_run)
@@ -89,7 +92,8 @@ def _run(args):
         result = export_saved_model(
             model, args.base_dir, version=args.version, preprocessing=preprocessing,
             top_k=args.top_k, model_outputs=args.model_outputs,
-            model_name=args.model_name, warmup=not args.no_warmup, verify=args.verify)
+            model_name=args.model_name, warmup=not args.no_warmup, verify=args.verify,
+            fold_bn=not args.no_fold_bn)
     except OSError as e:
         raise ValueError(str(e)) from e
     except VerificationError as e:

@@ -18,6 +18,7 @@ import tempfile
 import keras
 
 from kcnn.export import signatures as sig
+from kcnn.export.fold import fold_batch_norm
 from kcnn.export.preprocessing import check_preprocessing, default_preprocessing
 from kcnn.export.verify import verify_saved_model
 from kcnn.export.warmup import write_warmup
@@ -44,7 +45,8 @@ class ExportResult:
 
 
 def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top_k=5,
-                       model_outputs="auto", model_name=None, warmup=True, verify=False):
+                       model_outputs="auto", model_name=None, warmup=True, verify=False,
+                       fold_bn=True):
     """Exports `model` as `base_dir/<version>/`, a SavedModel TF Serving can serve.
 
     The SavedModel has two signatures (see `kcnn.export.signatures`):
@@ -78,6 +80,11 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         warmup: bool. Write `assets.extra/tf_serving_warmup_requests`. Defaults to True.
         verify: bool. Run `verify_saved_model` before the version is renamed into
             place; on failure nothing is left behind. Defaults to `False`.
+        fold_bn: bool. Fold every BatchNormalization into the convolution before it
+            (`kcnn.export.fold.fold_batch_norm`) in the exported graph: the same function
+            in inference mode, fewer operations (ResNet-50's batch-1 latency fell from
+            48.5 to 41.4 ms in benchmarks/results). Verification compares the folded
+            SavedModel with the unfolded Keras model. Defaults to `True`.
 
     Returns:
         An `ExportResult`.
@@ -129,7 +136,8 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
     try:
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the version from a server user
         archive = keras.export.ExportArchive()
-        applies_softmax = sig.add_signatures(archive, head, preprocessing, top_k=top_k,
+        served = fold_batch_norm(head) if fold_bn and _has_batch_norm(head) else head
+        applies_softmax = sig.add_signatures(archive, served, preprocessing, top_k=top_k,
                                              model_outputs=model_outputs)
         archive.write_out(tmp, verbose=False)
         if warmup:
@@ -147,6 +155,11 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         raise
     return ExportResult(os.path.join(base_dir, str(version)), version, applies_softmax,
                         report)
+
+
+def _has_batch_norm(model):
+    return any(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in model._flatten_layers(include_self=False, recursive=True))
 
 
 def existing_versions(base_dir):
