@@ -123,7 +123,8 @@ def train(case, model, args):
         def step():
             return step_fn(images, labels)
     result = throughput(step, lambda loss: float(loss), batch=case.train_batch,
-                        warmup=case.warmup_steps, steps=case.timed_steps)
+                        warmup=case.warmup_steps, steps=case.timed_steps,
+                        rounds=settings.ROUNDS[args.mode])
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 

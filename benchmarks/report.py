@@ -14,6 +14,7 @@ def settings_table(mode):
             "optimizer": f"SGD lr={settings.LR} momentum={settings.MOMENTUM}",
             "loss": "softmax cross-entropy on logits",
             "data": "synthetic float32 images, one batch reused (model alone)",
+            "rounds": f"training: best of {settings.ROUNDS[mode]} timed rounds",
             "latency_repeats": settings.LATENCY_REPEATS[mode],
             "matmul_n": settings.MATMUL_SIZES[mode], "pipeline": settings.PIPELINE[mode],
             "option_models": list(settings.OPTION_MODELS[mode])}
@@ -133,7 +134,7 @@ def markdown(results):
                          for k, v in results["matmul_peak_gflops"].items()),
              f"- training: {results['settings']['optimizer']}, "
              f"{results['settings']['loss']}, {results['settings']['data']}; "
-             "images/s after the warm-up steps", ""]
+             f"images/s after the warm-up steps, {results['settings'].get('rounds', '')}", ""]
     backends = results["backends"]
     cases = settings.cases(results["mode"], results.get("models"))
 

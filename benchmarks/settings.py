@@ -63,6 +63,7 @@ SMOKE_CASES = (
     Case("resnet50", (64, 64, 3), 10, 2, 4, 1, 1, keras_app="ResNet50", torch_name="resnet50"),
 )
 
+ROUNDS = {"full": 2, "smoke": 1}             # timed rounds of training steps (best reported)
 LATENCY_REPEATS = {"full": 30, "smoke": 3}   # batch-1 calls timed (median reported)
 MATMUL_SIZES = {"full": 4096, "smoke": 256}  # n of the n×n×n peak matmul
 # The CIFAR input pipeline: synthetic uint8 images through kcnn.data's training pipeline.

@@ -52,7 +52,8 @@ def train(case, model, args):
         return loss
 
     result = throughput(step, lambda loss: loss.item(), batch=case.train_batch,
-                        warmup=case.warmup_steps, steps=case.timed_steps)
+                        warmup=case.warmup_steps, steps=case.timed_steps,
+                        rounds=settings.ROUNDS[args.mode])
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 
