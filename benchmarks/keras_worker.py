@@ -139,26 +139,28 @@ def infer(case, model, args):
     with tempfile.TemporaryDirectory() as base:
         if BACKEND == "tensorflow" and args.source == "kcnn":
             pixels = one * 0 + 127.0
-            calls["saved_model_latency"] = saved_model_call(model, pixels, base + "/plain")
+            calls["saved_model_latency"] = saved_model_call(model, pixels, base + "/plain",
+                                                            fold_bn=False)
             if any(isinstance(layer, keras.layers.BatchNormalization)
                    for layer in model._flatten_layers()):
                 from kcnn.export.fold import fold_batch_norm
                 folded = fold_batch_norm(model)
                 calls["folded_keras_latency"] = (lambda: folded.predict_on_batch(one),
                                                  np.asarray)
-                calls["folded_saved_model_latency"] = saved_model_call(folded, pixels,
-                                                                       base + "/folded")
+                calls["folded_saved_model_latency"] = saved_model_call(
+                    model, pixels, base + "/folded", fold_bn=True)
         result.update(latency(calls, settings.LATENCY_REPEATS[args.mode]))
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 
 
-def saved_model_call(model, pixels, base):
+def saved_model_call(model, pixels, base, fold_bn):
     """(call, sync) of the exported SavedModel's float signature (preprocessing, the model,
-    softmax and top-k in one graph), loaded as TF Serving would load it."""
+    softmax and top-k in one graph), loaded as TF Serving would load it; BatchNorm folded
+    into the convolutions or not (`fold_bn`, the exporter's default is True)."""
     import tensorflow as tf
     from kcnn.export import FLOAT_INPUT, FLOAT_SIGNATURE, export_saved_model
-    exported = export_saved_model(model, base, warmup=False)
+    exported = export_saved_model(model, base, warmup=False, fold_bn=fold_bn)
     fn = tf.saved_model.load(exported.path).signatures[FLOAT_SIGNATURE]
     x = tf.constant(pixels)
     return (lambda: fn(**{FLOAT_INPUT: x}),
