@@ -84,8 +84,7 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
             (`kcnn.export.fold.fold_batch_norm`) in the exported graph: the same function
             in inference mode, fewer operations (batch-1 latency: ResNet-50 29.9 → 24.9 ms,
             ResNet-20 1.87 → 1.42 ms, benchmarks/results/fold-bn-latency-*.json). Verification
-            compares the folded
-            SavedModel with the unfolded Keras model. Defaults to `True`.
+            compares the folded SavedModel with the unfolded Keras model. Defaults to `True`.
 
     Returns:
         An `ExportResult`.
