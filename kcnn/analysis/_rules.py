@@ -103,14 +103,12 @@ def _depthwise(op, node, fields):
 
 
 def _separable(op, node, fields):
+    depthwise, field = _depthwise(op, node, fields)  # same depthwise part and window
     in_shape, out_shape = _in_shape(node), _out_shape(node)
     channels = in_shape[-1] if _channels_last(op) else in_shape[1]
     spatial = out_shape[1:-1] if _channels_last(op) else out_shape[2:]
-    depthwise = _prod([*spatial, channels, op.depth_multiplier, *op.kernel_size])
     pointwise = _prod([*spatial, channels, op.depth_multiplier, op.filters])
     macs = None if depthwise is None or pointwise is None else depthwise + pointwise
-    field = _spatial_window(op, node, fields[0], op.kernel_size, op.strides, op.padding,
-                            op.dilation_rate)
     return macs, field
 
 
