@@ -2,16 +2,20 @@
 
 import importlib
 
-from kcnn import layers, models
-
 __version__ = "0.1.0"
 
-# Imported on first use: `analysis` and `convert` need only Keras; `data`, `train` and
-# `export` import TensorFlow, which `import kcnn` must not do (the JAX backend).
-_LAZY = ("analysis", "convert", "data", "train", "export")
+# Every sub-package loads on first use (PEP 562), so `import kcnn` costs nothing and the
+# `kcnn` command starts without Keras: `layers`, `models`, `analysis` and `convert` need
+# only Keras (and so TensorFlow only under its backend); `data`, `train` and `export`
+# import TensorFlow.
+_SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export")
 
 
 def __getattr__(name):
-    if name in _LAZY:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"kcnn.{name}")
     raise AttributeError(f"module 'kcnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_SUBPACKAGES})
