@@ -1,36 +1,113 @@
 """The `kcnn` command line tool.
 
-Each sub-command lives beside the code it drives, in a module with
-`add_parser(subparsers)` (which sets `func` on its parser) and is listed in
-`_COMMANDS`; its module is imported only when the command line is parsed.
+The top-level parser is built from `_COMMANDS`, a static table, so `kcnn --help` imports
+neither Keras nor TensorFlow. Only the chosen command's module is imported: its
+`add_parser(subparsers)` adds the command's arguments and sets `func`, which runs it.
+
+`train` and `export` need TensorFlow (and it as Keras's backend); `summary` needs Keras,
+on any backend; `models` needs neither. TensorFlow's native start-up log is kept out of
+the output: the command sets `TF_CPP_MIN_LOG_LEVEL=2` unless it is set already (so
+TensorFlow's INFO and WARNING records are hidden; `TF_CPP_MIN_LOG_LEVEL=0 kcnn ...` shows
+everything) and holds back the records TensorFlow prints before it applies that level
+(`kcnn._startup_log`).
 """
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NamedTuple
 
-# (command, module): the module defines add_parser(subparsers).
-_COMMANDS = (
-    ("models", "kcnn.models._cli"),
-    ("export", "kcnn.export._cli"),
-    ("summary", "kcnn.analysis._cli"),
-    ("train", "kcnn.train._cli"),
-)
+from kcnn import __version__, _startup_log
 
 
-def build_parser():
+class _Command(NamedTuple):
+    module: str  # defines add_parser(subparsers), with the same `help`
+    help: str
+    needs: str | None  # None, "keras" or "tensorflow"
+
+
+_COMMANDS = {
+    "models": _Command("kcnn.models._cli", "list the registered models", None),
+    "summary": _Command(
+        "kcnn.analysis._cli",
+        "print shapes, parameters, MACs and receptive fields per layer", "keras"),
+    "train": _Command(
+        "kcnn.train._cli",
+        "train a model (no arguments: the offline LeNet-5 quickstart)", "tensorflow"),
+    "export": _Command(
+        "kcnn.export._cli",
+        "export a trained model as a versioned SavedModel for TF Serving", "tensorflow"),
+}
+
+
+class _Unavailable(Exception):
+    """A command's runtime (TensorFlow, or it as Keras's backend) is missing."""
+
+
+def build_parser(command=None):
+    """The `kcnn` parser: every command listed, only `command`'s arguments added.
+
+    Args:
+        command: str or None. The command whose module is imported to add its arguments.
+            Defaults to None (the top-level help only).
+    """
     parser = argparse.ArgumentParser(
         prog="kcnn", description="Classic convolutional networks in Keras 3.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for _, module in _COMMANDS:
-        importlib.import_module(module).add_parser(subparsers)
+    for name, spec in _COMMANDS.items():
+        if name == command:
+            importlib.import_module(spec.module).add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=spec.help)
     return parser
 
 
+def _import_tensorflow(command):
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as e:
+        raise _Unavailable(
+            f"`kcnn {command}` needs TensorFlow, which cannot be imported ({e}); install "
+            "it (`pip install tensorflow`)") from None
+
+
+def _start_keras(command, needs):
+    """Imports Keras and, on the TensorFlow backend, lets TensorFlow find its devices."""
+    import keras
+
+    backend = keras.backend.backend()
+    if needs == "tensorflow" and backend != "tensorflow":
+        raise _Unavailable(
+            f"`kcnn {command}` needs TensorFlow as the Keras backend, and the backend is "
+            f"{backend!r} (from KERAS_BACKEND or ~/.keras/keras.json); set "
+            "KERAS_BACKEND=tensorflow")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # now, while its log is held back
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Runs `kcnn ARGV`; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    spec = _COMMANDS.get(name)
+    try:
+        with _startup_log.held_back():
+            if spec is not None and spec.needs == "tensorflow":
+                _import_tensorflow(name)  # the command's module imports it
+            parser = build_parser(name if spec is not None else None)
+        args = parser.parse_args(argv)
+        if spec is not None and spec.needs is not None:
+            with _startup_log.held_back():
+                _start_keras(name, spec.needs)
+    except _Unavailable as e:
+        print(f"kcnn {name}: error: {e}", file=sys.stderr)
+        return 2
     try:
         return args.func(args) or 0
     except ValueError as e:

@@ -1,6 +1,8 @@
 """summarize: parameters, MACs and receptive fields checked against independent numbers."""
 
 import math
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -270,9 +272,13 @@ def test_cli_summary_in_process(capsys):
 def test_kcnn_summary_googlenet_in_a_fresh_process():
     command = shutil.which("kcnn", path=sys.prefix + "/bin")
     args = [command] if command else [sys.executable, "-m", "kcnn.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([*args, "summary", "googlenet"], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # No TensorFlow start-up log (abseil's banner, "I0000 ..." records, the cuInit error).
+    assert not re.search(r"^(WARNING: All log messages before absl|[IWEF]\d{4} )",
+                         proc.stderr, re.M), proc.stderr
     assert "inception_5b" in proc.stdout and "InceptionBlock" in proc.stdout
     assert "Trainable params: 6,998,552" in proc.stdout  # googlenet() defaults: the paper's
 
