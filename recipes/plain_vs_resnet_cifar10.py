@@ -24,7 +24,7 @@ def plot(path, results):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from kcnn.data._io import atomic_write_bytes
+    from kcnn.io import atomic_write_bytes
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, family in zip(axes, ("plain", "resnet")):

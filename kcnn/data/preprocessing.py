@@ -17,7 +17,7 @@ import os
 
 import tensorflow as tf
 
-from kcnn.data._io import atomic_write_text
+from kcnn.io import atomic_write_text
 
 FILENAME = "preprocessing.json"
 

@@ -5,7 +5,7 @@ import json
 import math
 import typing
 
-from kcnn.data._io import atomic_write_text
+from kcnn.io import atomic_write_text
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "piecewise", "cosine")
