@@ -193,18 +193,6 @@ def expected_signatures(num_classes, top_k, channels, class_names):
                 "DT_FLOAT", f"(-1, -1, -1, {channels})")}, "outputs": outputs}}
 
 
-def check_saved_model_cli(saved_model_dir, *, num_classes, top_k, channels, class_names,
-                          timeout=600):
-    """Runs `saved_model_cli show --dir D --all` and checks both signatures.
-
-    Returns:
-        The parsed listing of the two kcnn signatures.
-    """
-    return _check_cli_listing(_finish(_start(_cli_show(saved_model_dir)), timeout,
-                                      "saved_model_cli show"),
-                              num_classes, top_k, channels, class_names)
-
-
 def _cli_show(saved_model_dir):
     return saved_model_cli_command() + ["show", "--dir", os.fspath(saved_model_dir), "--all"]
 
