@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from resnet_cifar10 import config  # noqa: E402 (the sibling recipe's settings)
 
-from kcnn.train._cli import recipe_parser, recipe_run  # noqa: E402
+from kcnn.train.recipe import recipe_parser, recipe_run  # noqa: E402
 
 
 def plot(path, results):
