@@ -12,7 +12,7 @@ A recipe is a paper's `TrainConfig` and one call:
 
 `--dataset`, `--data-dir`, `--epochs`, `--batch-size`, `--output`, `--strategy`, `--seed`,
 `--set FIELD=VALUE` (any field, repeatable) and `--smoke` (a tiny run that checks the
-whole path) then work on it. This module imports TensorFlow only when training starts.
+whole path) then work on it.
 """
 
 import argparse

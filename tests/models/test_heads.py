@@ -65,8 +65,9 @@ def test_main_output_decides_logits_or_probabilities():
                                keras.layers.Dense(3, activation="relu")]), False),
 ])
 def test_softmax_is_detected_from_the_last_activation(build, softmax):
-    assert ends_in_softmax(build()) is softmax
-    assert outputs_logits(build()) is not softmax
+    model = build()
+    assert ends_in_softmax(model) is softmax
+    assert outputs_logits(model) is not softmax
 
 
 def test_the_rule_needs_keras_only():
