@@ -46,37 +46,24 @@ def synthetic(case, batch, seed=0):
     return images, labels
 
 
-def tf_train_step(model, optimizer, xla):
-    """kcnn.train's step: strategy.run + GradientTape + apply_gradients in a tf.function,
-    the forward and backward pass compiled with XLA when `xla` (as TrainConfig.xla)."""
-    import tensorflow as tf
-    strategy = tf.distribute.get_strategy()
-
-    def grads_fn(images, labels):
-        with tf.GradientTape() as tape:
-            logits = tf.cast(model(images, training=True), tf.float32)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True))
-            scaled = optimizer.scale_loss(loss)
-        return tape.gradient(scaled, model.trainable_variables), loss
-
-    if xla:
-        grads_fn = tf.function(grads_fn, jit_compile=True)
-
-    def step_fn(images, labels):
-        grads, loss = grads_fn(images, labels)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    @tf.function
-    def train_step(images, labels):
-        return strategy.run(step_fn, args=(images, labels))
-
-    return train_step
+def tf_train_step(model, optimizer, batch, xla):
+    """kcnn.train's own step (`kcnn.train.make_train_step`, what `fit` runs) for batches of
+    `batch`, with the benchmark's loss settings: softmax cross-entropy on logits, no weight
+    decay, no label smoothing; the forward and backward pass compiled with XLA when `xla`
+    (as TrainConfig.xla)."""
+    from kcnn.train import TrainConfig, make_train_step
+    config = TrainConfig(model=model.name, global_batch_size=batch, xla=bool(xla),
+                         optimizer="sgd", lr=settings.LR, momentum=settings.MOMENTUM,
+                         lr_schedule="constant", weight_decay=0.0, label_smoothing=0.0)
+    return make_train_step(model, optimizer, config)
 
 
 def jax_train_step(model, optimizer):
-    """A jitted stateless step: value_and_grad of `stateless_call`, `stateless_apply`."""
+    """A jitted stateless step: value_and_grad of `stateless_call`, `stateless_apply`.
+
+    The benchmark's own step, not kcnn's: kcnn.train runs on tf.distribute (TensorFlow
+    only), so under the JAX backend there is no trainer step to time. Same loss as
+    `tf_train_step`: mean softmax cross-entropy on logits."""
     import jax
 
     def loss_fn(trainable, non_trainable, images, labels):
@@ -117,11 +104,12 @@ def train(case, model, args):
             return loss
     else:
         import tensorflow as tf
-        step_fn = tf_train_step(model, optimizer, args.xla)
+        step_fn = tf_train_step(model, optimizer, case.train_batch, args.xla)
         images, labels = tf.constant(images), tf.constant(labels)
 
         def step():
-            return step_fn(images, labels)
+            loss, _ = step_fn(images, labels)
+            return loss
     result = throughput(step, lambda loss: float(loss), batch=case.train_batch,
                         warmup=case.warmup_steps, steps=case.timed_steps,
                         rounds=settings.ROUNDS[args.mode])

@@ -55,8 +55,8 @@ def main(argv=None):
     model = get_model("resnet20")
     optimizer = keras.optimizers.SGD(settings.LR, momentum=settings.MOMENTUM)
     optimizer.build(model.trainable_variables)
-    step = tf_train_step(model, optimizer, xla=False)
-    fed = throughput(lambda: step(*next(it)), float, batch=p["batch"], warmup=3,
+    step = tf_train_step(model, optimizer, p["batch"], xla=False)
+    fed = throughput(lambda: step(*next(it))[0], float, batch=p["batch"], warmup=3,
                      steps=max(2, p["steps"] // 6))
     log(f"resnet20 fed by the pipeline: {fed['images_per_s']} images/s")
     write_result(args.out, {"pipeline_alone": alone, "resnet20_fed_by_pipeline": fed,

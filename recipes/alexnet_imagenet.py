@@ -11,7 +11,7 @@ Evaluation resizes to 227×227 (single view; the paper averaged 10 crops).
 import sys
 
 from kcnn.train import TrainConfig
-from kcnn.train._cli import recipe_main
+from kcnn.train.recipe import recipe_main
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

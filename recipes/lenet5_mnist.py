@@ -7,7 +7,7 @@ MNIST's 28×28 digits are resized to LeNet-5's 32×32 input (the paper padded th
 import sys
 
 from kcnn.train import TrainConfig
-from kcnn.train._cli import recipe_main
+from kcnn.train.recipe import recipe_main
 
 CONFIG = TrainConfig(
     model="lenet5", dataset="mnist", train_split="train", eval_split="test",

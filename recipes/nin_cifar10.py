@@ -11,7 +11,7 @@ per-channel normalization.
 import sys
 
 from kcnn.train import TrainConfig
-from kcnn.train._cli import recipe_main
+from kcnn.train.recipe import recipe_main
 
 CONFIG = TrainConfig(
     model="nin", dataset="cifar10", train_split="train", eval_split="test", epochs=120,

@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from resnet_cifar10 import config  # noqa: E402 (the sibling recipe's settings)
 
-from kcnn.train._cli import recipe_parser, recipe_run  # noqa: E402
+from kcnn.train.recipe import recipe_parser, recipe_run  # noqa: E402
 
 
 def plot(path, results):
@@ -24,7 +24,7 @@ def plot(path, results):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from kcnn.data._io import atomic_write_bytes
+    from kcnn.io import atomic_write_bytes
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, family in zip(axes, ("plain", "resnet")):

@@ -11,7 +11,7 @@ subtracts the per-pixel mean; kcnn normalizes per channel.
 import sys
 
 from kcnn.train import TrainConfig
-from kcnn.train._cli import recipe_parser, recipe_run
+from kcnn.train.recipe import recipe_parser, recipe_run
 
 DEPTHS = (20, 32, 44, 56, 110)
 BATCH, TRAIN_IMAGES = 128, 50_000

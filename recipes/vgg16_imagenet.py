@@ -10,7 +10,7 @@ scale jittering S in [256, 512] with random 224 crops and flips. Evaluation is o
 import sys
 
 from kcnn.train import TrainConfig
-from kcnn.train._cli import recipe_main
+from kcnn.train.recipe import recipe_main
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

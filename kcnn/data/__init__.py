@@ -5,5 +5,6 @@ Pure functions of their arguments: the order of epoch e is a function of (seed, 
 
 from kcnn.data.augment import AUGMENTATIONS, augment
 from kcnn.data.pipeline import channel_stats, eval_batches, steps_per_epoch, train_batches
-from kcnn.data.preprocessing import Preprocessing, eval_transform
+from kcnn.data.preprocessing import eval_transform
 from kcnn.data.sources import Source, load_source
+from kcnn.preprocessing import Preprocessing  # the contract, re-exported

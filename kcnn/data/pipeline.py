@@ -86,21 +86,22 @@ def train_batches(source, prep, *, global_batch_size, seed, epoch, start_step=0,
     return ds.batch(global_batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def eval_batches(source, prep, *, batch_size, steps=None):
+def eval_batches(source, prep, *, batch_size, max_steps=None):
     """The evaluation batches of `source` in its fixed order, with the contract's transform.
 
     Args:
         source: a `Source`.
         prep: the `Preprocessing`.
         batch_size: int.
-        steps: int or None. At most this many batches (smoke runs). Defaults to all.
+        max_steps: int or None. A cap: at most this many batches (smoke runs). Defaults
+            to None (all).
     """
     ds = source.stream if source.stream is not None else _elements(source)
     ds = ds.map(lambda x, y: (eval_transform(x, prep), y), num_parallel_calls=AUTOTUNE,
                 deterministic=True)
     ds = ds.batch(batch_size)
-    if steps is not None:
-        ds = ds.take(steps)
+    if max_steps is not None:
+        ds = ds.take(max_steps)
     return ds.prefetch(AUTOTUNE)
 
 

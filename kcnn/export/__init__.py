@@ -4,8 +4,6 @@ See `docs/serving.md`. This package uses TensorFlow (and `tensorflow-serving-api
 the warm-up records); the SavedModels it writes need TensorFlow only.
 """
 
-from kcnn.export.preprocessing import (check_preprocessing, default_preprocessing,
-                                       load_preprocessing)
 from kcnn.export.saved_model import ExportResult, existing_versions, export_saved_model
 from kcnn.export.signatures import (BYTES_INPUT, BYTES_SIGNATURE, FLOAT_INPUT,
                                     FLOAT_SIGNATURE)

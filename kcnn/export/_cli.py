@@ -3,8 +3,9 @@
 import os
 import sys
 
+from kcnn.preprocessing import FILENAME as PREPROCESSING_FILE
+
 MODEL_FILE = "model.keras"
-PREPROCESSING_FILE = "preprocessing.json"
 
 
 def add_parser(subparsers):
@@ -77,11 +78,12 @@ def _run(args):
     import keras
 
     import kcnn.layers  # noqa: F401  (registers kcnn's layers for loading)
-    from kcnn.export import VerificationError, export_saved_model, load_preprocessing
+    from kcnn.export import VerificationError, export_saved_model
+    from kcnn.preprocessing import Preprocessing
 
     try:
         model_file, prep_file = resolve_source(args.source, args.preprocessing)
-        preprocessing = load_preprocessing(prep_file) if prep_file else None
+        preprocessing = Preprocessing.load(prep_file) if prep_file else None
         try:
             model = keras.saving.load_model(model_file, compile=False, safe_mode=True)
         except Exception as e:  # noqa: BLE001  (any load failure: say which file)

@@ -9,7 +9,6 @@ renamed to its number: a numeric directory is always complete.
 
 import dataclasses
 import errno
-import json
 import os
 import re
 import shutil
@@ -19,13 +18,14 @@ import keras
 
 from kcnn.export import signatures as sig
 from kcnn.export.fold import fold_batch_norm
-from kcnn.export.preprocessing import check_preprocessing, default_preprocessing
 from kcnn.export.verify import verify_saved_model
 from kcnn.export.warmup import write_warmup
+from kcnn.models.heads import MODEL_OUTPUTS, inference_model
+from kcnn.preprocessing import FILENAME, Preprocessing
 
 TMP_PREFIX = ".tmp-kcnn-export-"
 _TMP_RE = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-")
-PREPROCESSING_FILE = os.path.join("assets.extra", "preprocessing.json")
+PREPROCESSING_FILE = os.path.join("assets.extra", FILENAME)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +66,11 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         base_dir: str or path. The model's base directory (created if needed).
         version: int >= 0 or None. `None` takes one more than the highest existing
             version, or 1. Defaults to `None`.
-        preprocessing: dict or None. `{"image_size", "channels", "scale", "mean", "std",
-            "class_names"}` as a training run's `preprocessing.json`; `None` uses
-            `default_preprocessing(model)`: the model's input size, pixels scaled by
-            1/255, mean 0, std 1, no class names. Defaults to `None`.
+        preprocessing: a `kcnn.preprocessing.Preprocessing` (as a training run's
+            `preprocessing.json`: `Preprocessing.load(run_dir)`), a dict in that file's
+            schema, or `None` for `Preprocessing.default_for(model)`: the model's input
+            size, pixels scaled by 1/255, mean 0, std 1, no class names. Defaults to
+            `None`.
         top_k: int >= 1. Classes returned by the top-k outputs (at most the number of
             classes). Defaults to 5.
         model_outputs: "auto", "logits" or "probabilities". What the model outputs;
@@ -108,8 +109,8 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         )
     if not isinstance(model, keras.Model) or not model.built or not model.inputs:
         raise ValueError(f"`model` must be a built functional keras.Model; got {model!r}.")
-    if model_outputs not in sig.MODEL_OUTPUTS:
-        raise ValueError(f"`model_outputs` must be one of {sig.MODEL_OUTPUTS}; got "
+    if model_outputs not in MODEL_OUTPUTS:
+        raise ValueError(f"`model_outputs` must be one of {MODEL_OUTPUTS}; got "
                          f"model_outputs={model_outputs!r}.")
     if not _is_int(top_k) or top_k < 1:
         raise ValueError(f"`top_k` must be an int >= 1; got top_k={top_k!r}.")
@@ -120,12 +121,11 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         model_name = os.path.basename(base_dir)
     if not isinstance(model_name, str) or not model_name:
         raise ValueError(f"`model_name` must be a non-empty string; got {model_name!r}.")
-    head = sig.inference_head(model)
+    head = inference_model(model)
     if len(head.output_shape) != 2:
         raise ValueError(f"Model {model.name!r} must output (batch, classes); its output "
                          f"shape is {head.output_shape}.")
-    preprocessing = check_preprocessing(
-        default_preprocessing(head) if preprocessing is None else preprocessing, head)
+    preprocessing = Preprocessing.resolve(preprocessing, head)
     _check_writable(base_dir)
     if version is not None:
         _check_free(base_dir, version)
@@ -141,11 +141,9 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
                                              model_outputs=model_outputs)
         archive.write_out(tmp, verbose=False)
         if warmup:
-            write_warmup(tmp, model_name, preprocessing["image_size"],
-                         preprocessing["channels"])
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
-        with open(os.path.join(tmp, PREPROCESSING_FILE), "w", encoding="utf-8") as f:
-            json.dump(preprocessing, f, indent=2)
+            write_warmup(tmp, model_name, preprocessing.image_size,
+                         preprocessing.channels)
+        preprocessing.save(os.path.join(tmp, os.path.dirname(PREPROCESSING_FILE)))
         report = (verify_saved_model(tmp, head, preprocessing, top_k=top_k,
                                      model_outputs=model_outputs) if verify else None)
         _fsync_tree(tmp)

@@ -7,14 +7,15 @@
     input  `images`: float32 [batch, height, width, channels]. Decoded pixel values in
            [0, 255], any height and width.
 
-Both decode/resize/normalize inside the graph exactly as the preprocessing dict says and
-return `probabilities` float32 [batch, classes], `top_k_scores` float32 [batch, k],
-`top_k_indices` int32 [batch, k] and, when class names are known, `top_k_class_names`
-string [batch, k].
+Both decode/resize/normalize inside the graph exactly as the preprocessing contract
+(`kcnn.preprocessing.Preprocessing`) says and return `probabilities` float32 [batch,
+classes], `top_k_scores` float32 [batch, k], `top_k_indices` int32 [batch, k] and, when
+class names are known, `top_k_class_names` string [batch, k].
 """
 
-import keras
 import tensorflow as tf
+
+from kcnn.models.heads import outputs_logits
 
 BYTES_SIGNATURE = "serving_default"
 BYTES_INPUT = "image_bytes"
@@ -22,14 +23,8 @@ FLOAT_SIGNATURE = "predict_images"
 FLOAT_INPUT = "images"
 OUTPUTS = ("probabilities", "top_k_scores", "top_k_indices")
 CLASS_NAMES_OUTPUT = "top_k_class_names"
-HEAD_OUTPUT = "predictions"  # the output exported from a model with auxiliary heads
-MODEL_OUTPUTS = ("auto", "logits", "probabilities")
 DECODE_ERROR = ("Failed to decode image_bytes: an element is not a JPEG, PNG, GIF or "
                 "BMP image")
-
-# Layers that pass their input's nature (logits or probabilities) through unchanged.
-_PASS_THROUGH = (keras.layers.Flatten, keras.layers.Reshape, keras.layers.Dropout,
-                 keras.layers.Identity, keras.layers.GlobalAveragePooling2D)
 
 
 def output_names(class_names):
@@ -37,99 +32,31 @@ def output_names(class_names):
     return OUTPUTS + ((CLASS_NAMES_OUTPUT,) if class_names else ())
 
 
-def inference_head(model):
-    """The model restricted to its class-prediction output (auxiliary heads dropped).
-
-    Args:
-        model: a built `keras.Model`. With several outputs, the one named
-            `"predictions"` (dict key or layer name) is kept.
-
-    Returns:
-        `model` itself when it has one output, else a `keras.Model` sharing its layers.
-    """
-    outputs = model.outputs
-    if len(outputs) == 1:
-        return model
-    struct = model.output
-    if isinstance(struct, dict):
-        names, chosen = list(struct), struct.get(HEAD_OUTPUT)
-    else:
-        names = [t._keras_history.operation.name for t in outputs]
-        chosen = outputs[names.index(HEAD_OUTPUT)] if HEAD_OUTPUT in names else None
-    if chosen is None:
-        raise ValueError(
-            f"Model {model.name!r} has {len(outputs)} outputs {names}; export needs one "
-            f"of them named {HEAD_OUTPUT!r} (the class predictions; other heads are "
-            "dropped)."
-        )
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, chosen, name=model.name)
-
-
-def ends_in_softmax(model):
-    """Whether a single-output functional model's output is a softmax.
-
-    Follows the output back through shape-only layers (Flatten, Reshape, Dropout,
-    Identity, global average pooling) and nested models to the first layer with an
-    activation: `True` when that is softmax (a `Softmax` layer, an `Activation("softmax")`
-    or a layer built with `activation="softmax"`), `False` otherwise (logits).
-    """
-    tensor = model.outputs[0]
-    while True:
-        history = getattr(tensor, "_keras_history", None)
-        if history is None:
-            return False
-        layer = history.operation
-        if isinstance(layer, keras.layers.Softmax):
-            return True
-        if isinstance(layer, keras.Model) and len(layer.outputs) == 1:
-            tensor = layer.outputs[0]
-            continue
-        if isinstance(layer, _PASS_THROUGH):
-            tensor = layer._inbound_nodes[history.node_index].input_tensors[0]
-            continue
-        if hasattr(layer, "activation"):
-            try:
-                activation = keras.activations.get(layer.activation)
-            except (ValueError, TypeError):
-                return False
-            if activation is keras.activations.linear and isinstance(
-                    layer, keras.layers.Activation):
-                tensor = layer._inbound_nodes[history.node_index].input_tensors[0]
-                continue
-            return activation is keras.activations.softmax
-        return False
-
-
 def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="auto"):
     """Adds both serving endpoints for `model` to a `keras.export.ExportArchive`.
 
     Args:
         archive: a `keras.export.ExportArchive` (TensorFlow backend).
-        model: a single-output `keras.Model` (see `inference_head`).
-        preprocessing: a checked preprocessing dict.
+        model: a single-output `keras.Model` (see `kcnn.models.heads.inference_model`).
+        preprocessing: a `kcnn.preprocessing.Preprocessing` checked against `model`.
         top_k: int. Number of top classes returned, capped at the number of classes.
-        model_outputs: "auto", "logits" or "probabilities". "auto" applies softmax
-            unless `ends_in_softmax(model)`.
+        model_outputs: "auto", "logits" or "probabilities"; the signatures apply softmax
+            when `kcnn.models.heads.outputs_logits(model, model_outputs)`.
 
     Returns:
         bool: whether the signatures apply softmax to the model's output.
     """
     num_classes = model.output_shape[-1]
     k = min(top_k, num_classes)
-    apply_softmax = (not ends_in_softmax(model) if model_outputs == "auto"
-                     else model_outputs == "logits")
-    height, width = preprocessing["image_size"]
-    channels = preprocessing["channels"]
-    scale = tf.constant(preprocessing["scale"], tf.float32)
-    mean = tf.constant(preprocessing["mean"], tf.float32)
-    std = tf.constant(preprocessing["std"], tf.float32)
-    names = preprocessing["class_names"]
-    if names is not None and len(names) != num_classes:
-        raise ValueError(
-            f"preprocessing: `class_names` has {len(names)} names but model "
-            f"{model.name!r} predicts {num_classes} classes."
-        )
+    apply_softmax = outputs_logits(model, model_outputs)
+    height, width = preprocessing.image_size
+    channels = preprocessing.channels
+    scale = tf.constant(preprocessing.scale, tf.float32)
+    mean = tf.constant(preprocessing.mean, tf.float32)
+    std = tf.constant(preprocessing.std, tf.float32)
+    names = preprocessing.class_names
+    if names is not None:
+        names = list(names)
 
     def predict(pixels):  # pixels: float32 [batch, height, width, channels] in [0, 255]
         x = (pixels * scale - mean) / std

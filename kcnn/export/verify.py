@@ -16,8 +16,9 @@ import tempfile
 import numpy as np
 
 from kcnn.export import signatures as sig
-from kcnn.export.preprocessing import check_preprocessing, default_preprocessing
 from kcnn.export.warmup import encode, sample_images
+from kcnn.models.heads import inference_model, outputs_logits
+from kcnn.preprocessing import Preprocessing
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_verify_child.py")
 
@@ -42,7 +43,8 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
     Args:
         saved_model_dir: str or path. A version directory (`base_dir/N`).
         model: the `keras.Model` that was exported.
-        preprocessing: dict or None. As given to `export_saved_model`.
+        preprocessing: a `Preprocessing`, a dict or None. As given to
+            `export_saved_model`.
         top_k, model_outputs: as given to `export_saved_model`.
         batch_sizes: tuple of ints. Batch sizes to call the signatures with.
             Defaults to `(1, 7)`.
@@ -59,19 +61,19 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
         VerificationError: if anything disagrees; the message says what.
     """
     saved_model_dir = os.fspath(saved_model_dir)
-    head = sig.inference_head(model)
-    preprocessing = check_preprocessing(
-        default_preprocessing(head) if preprocessing is None else preprocessing, head)
-    height, width = preprocessing["image_size"]
-    channels = preprocessing["channels"]
+    head = inference_model(model)
+    preprocessing = Preprocessing.resolve(preprocessing, head)
+    height, width = preprocessing.image_size
+    channels = preprocessing.channels
+    class_names = (None if preprocessing.class_names is None
+                   else list(preprocessing.class_names))
     num_classes = head.output_shape[-1]
     k = min(top_k, num_classes)
-    apply_softmax = (not sig.ends_in_softmax(head) if model_outputs == "auto"
-                     else model_outputs == "logits")
+    apply_softmax = outputs_logits(head, model_outputs)
 
     pixels = sample_images(max(batch_sizes), height, width, channels, seed=0)
-    x = ((pixels.astype(np.float32) * np.float32(preprocessing["scale"])
-          - np.float32(preprocessing["mean"])) / np.float32(preprocessing["std"]))
+    x = ((pixels.astype(np.float32) * np.float32(preprocessing.scale)
+          - np.float32(preprocessing.mean)) / np.float32(preprocessing.std))
     expected = {}
     for b in batch_sizes:
         y = np.asarray(head(x[:b], training=False), dtype=np.float64)
@@ -102,7 +104,7 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
 
     if info["kcnn_imported"]:
         raise VerificationError("kcnn was imported while loading the SavedModel.")
-    outputs = sorted(sig.output_names(preprocessing["class_names"]))
+    outputs = sorted(sig.output_names(class_names))
     for name, inp in ((sig.BYTES_SIGNATURE, sig.BYTES_INPUT),
                       (sig.FLOAT_SIGNATURE, sig.FLOAT_INPUT)):
         want = {"inputs": [inp], "outputs": outputs}
@@ -118,11 +120,11 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
     for name in (sig.BYTES_SIGNATURE, sig.FLOAT_SIGNATURE):
         for b in batch_sizes:
             report["max_abs_diff"].setdefault(name, {})[b] = _compare(
-                f"{name} (batch {b})", expected[b], k, preprocessing["class_names"],
+                f"{name} (batch {b})", expected[b], k, class_names,
                 {key: got[f"{name}/{b}/{key}"] for key in outputs}, atol)
     if cli_text is not None:
         report["signatures"] = _check_cli_listing(cli_text, num_classes, k, channels,
-                                                  preprocessing["class_names"])
+                                                  class_names)
     return report
 
 
@@ -191,18 +193,6 @@ def expected_signatures(num_classes, top_k, channels, class_names):
                                   "outputs": outputs},
             sig.FLOAT_SIGNATURE: {"inputs": {sig.FLOAT_INPUT: (
                 "DT_FLOAT", f"(-1, -1, -1, {channels})")}, "outputs": outputs}}
-
-
-def check_saved_model_cli(saved_model_dir, *, num_classes, top_k, channels, class_names,
-                          timeout=600):
-    """Runs `saved_model_cli show --dir D --all` and checks both signatures.
-
-    Returns:
-        The parsed listing of the two kcnn signatures.
-    """
-    return _check_cli_listing(_finish(_start(_cli_show(saved_model_dir)), timeout,
-                                      "saved_model_cli show"),
-                              num_classes, top_k, channels, class_names)
 
 
 def _cli_show(saved_model_dir):

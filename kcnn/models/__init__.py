@@ -4,6 +4,7 @@ from kcnn.models._registry import get_model, list_models, register_model
 from kcnn.models.alexnet import alexnet, alexnet_paper
 from kcnn.models.fcn import fcn32s
 from kcnn.models.googlenet import googlenet
+from kcnn.models.heads import ends_in_softmax, inference_model, outputs_logits, split_outputs
 from kcnn.models.lenet import lenet5
 from kcnn.models.nin import nin, nin_imagenet
 from kcnn.models.resnet import (plain20, plain32, plain44, plain56, plain110, resnet18,

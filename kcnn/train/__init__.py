@@ -1,5 +1,7 @@
 """Training: `TrainConfig` and `fit(config)` on tf.distribute, with exact resume."""
 
-from kcnn.train.config import TrainConfig
+from kcnn.models.heads import inference_model
+from kcnn.train.config import RenamedFieldWarning, TrainConfig
 from kcnn.train.schedules import PaperSchedule
-from kcnn.train.trainer import FitResult, TrainingDiverged, fit, inference_model, make_strategy
+from kcnn.train.step import make_optimizer, make_train_step
+from kcnn.train.trainer import FitResult, TrainingDiverged, fit, make_strategy

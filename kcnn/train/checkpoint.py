@@ -19,7 +19,7 @@ import tempfile
 
 import tensorflow as tf
 
-from kcnn.data._io import atomic_write_text, fsync_dir
+from kcnn.io import atomic_write_text, fsync_dir
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 LATEST = "latest.json"

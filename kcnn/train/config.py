@@ -1,17 +1,26 @@
 """TrainConfig: every training setting, declared once."""
 
 import dataclasses
+import functools
 import json
 import math
 import typing
+import warnings
 
-from kcnn.data._io import atomic_write_text
+from kcnn.io import atomic_write_text
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "piecewise", "cosine")
 WARMUPS = ("linear", "constant")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
 FILENAME = "config.json"
+# Old field names → new ones. Saved config.json files (and checkpoints), `--set` and
+# `TrainConfig(...)` still accept the old names, with a `RenamedFieldWarning`.
+RENAMED = {"steps_per_epoch": "max_steps_per_epoch", "eval_steps": "max_eval_steps"}
+
+
+class RenamedFieldWarning(DeprecationWarning):
+    """A TrainConfig field was given by its old name (see `RENAMED`)."""
 
 
 @dataclasses.dataclass
@@ -33,8 +42,10 @@ class TrainConfig:
         shuffle_buffer: int. Shuffle buffer of streamed (large) TFDS splits.
         epochs: int. Training epochs.
         global_batch_size: int. Examples per step over all replicas.
-        steps_per_epoch: int or None. At most this many steps per epoch (smoke runs).
-        eval_steps: int or None. At most this many evaluation batches (smoke runs).
+        max_steps_per_epoch: int or None. A cap: at most this many steps per epoch (smoke
+            runs); None: the full epoch (every full batch of the training split).
+        max_eval_steps: int or None. A cap: at most this many evaluation batches (smoke
+            runs); None: the whole evaluation split.
         optimizer: "sgd", "adam", "adamw" or "rmsprop".
         lr: float. Peak learning rate. momentum, nesterov: SGD's.
         lr_schedule: "constant"; "step" (× `lr_decay` every `lr_decay_epochs`);
@@ -75,8 +86,8 @@ class TrainConfig:
     shuffle_buffer: int = 10_000
     epochs: int = 40
     global_batch_size: int = 32
-    steps_per_epoch: typing.Optional[int] = None
-    eval_steps: typing.Optional[int] = None
+    max_steps_per_epoch: typing.Optional[int] = None
+    max_eval_steps: typing.Optional[int] = None
     optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
@@ -160,8 +171,8 @@ class TrainConfig:
             bad("std", "positive per channel")
         for name in ("shuffle_buffer", "epochs", "global_batch_size"):
             positive_int(name)
-        positive_int("steps_per_epoch", allow_none=True)
-        positive_int("eval_steps", allow_none=True)
+        positive_int("max_steps_per_epoch", allow_none=True)
+        positive_int("max_eval_steps", allow_none=True)
         choice("optimizer", OPTIMIZERS)
         number("lr", lo=0.0)
         number("momentum", hi=1.0, hi_open=True)
@@ -206,14 +217,24 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
-        """Builds a config from a dict; unknown keys are a `ValueError`."""
+    def from_dict(cls, data, source=None):
+        """Builds a config from a dict; unknown keys are a `ValueError`.
+
+        Old field names (`RENAMED`) are read with a `RenamedFieldWarning`.
+
+        Args:
+            data: dict of field name → value.
+            source: str or None. Where `data` came from, for the messages.
+        """
+        where = f" in {source}" if source else ""
         if not isinstance(data, dict):
-            raise ValueError(f"A TrainConfig must come from a dict; got {type(data).__name__}.")
+            raise ValueError(f"A TrainConfig must come from a dict{where}; got "
+                             f"{type(data).__name__}.")
+        data = upgrade_names(data, source or "TrainConfig", stacklevel=4)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"Unknown TrainConfig field(s) {unknown}; known: "
+            raise ValueError(f"Unknown TrainConfig field(s) {unknown}{where}; known: "
                              f"{', '.join(sorted(names))}.")
         return cls(**data)
 
@@ -229,10 +250,11 @@ class TrainConfig:
                 data = json.load(f)
         except (OSError, ValueError) as e:
             raise ValueError(f"Cannot read config file {path!r}: {e}.") from e
-        return cls.from_dict(data)
+        return cls.from_dict(data, source=f"config file {path!r}")
 
     def replace(self, **changes):
         """A copy with `changes` applied (and checked)."""
+        changes = upgrade_names(changes, "TrainConfig.replace(...)", stacklevel=4)
         return self.from_dict({**self.to_dict(), **changes})
 
     def override(self, assignments):
@@ -245,6 +267,9 @@ class TrainConfig:
         for item in assignments:
             key, sep, text = item.partition("=")
             key = key.strip().replace("-", "_")
+            if key in RENAMED:
+                _warn_renamed(f"`--set {item}`", key, stacklevel=3)
+                key = RENAMED[key]
             if not sep or key not in names:
                 raise ValueError(f"`--set` expects FIELD=VALUE with FIELD one of "
                                  f"{', '.join(sorted(names))}; got {item!r}.")
@@ -257,3 +282,50 @@ class TrainConfig:
                 value = float(value)
             changes[key] = value
         return self.replace(**changes)
+
+
+# TrainConfig(...) reads old field names too: the generated __init__, behind the rename.
+_dataclass_init = TrainConfig.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self, *args, **kwargs):
+    _dataclass_init(self, *args, **upgrade_names(kwargs, "TrainConfig(...)", stacklevel=4))
+
+
+TrainConfig.__init__ = _init
+
+# Settings that do not change the training trajectory: a resumed run may differ in them.
+RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "max_eval_steps", "validate",
+                               "keep_checkpoints", "checkpoint_every", "data_dir",
+                               "strategy", "devices"})
+
+
+def upgrade_names(data, where="TrainConfig", *, warn=True, stacklevel=3):
+    """A copy of the dict `data` with old field names (`RENAMED`) replaced by the new ones.
+
+    Args:
+        data: dict of field name → value (a config, a saved config.json, a checkpoint's).
+        where: str. Where `data` came from, for the messages.
+        warn: bool. Warn (`RenamedFieldWarning`) for each old name. Defaults to True.
+        stacklevel: int. Passed to `warnings.warn`.
+
+    Raises:
+        ValueError: if both the old and the new name of a field are given.
+    """
+    data = dict(data)
+    for old, new in RENAMED.items():
+        if old in data:
+            if new in data:
+                raise ValueError(f"{where}: `{old}` is the old name of `{new}`; give only "
+                                 f"`{new}`.")
+            data[new] = data.pop(old)
+            if warn:
+                _warn_renamed(where, old, stacklevel=stacklevel)
+    return data
+
+
+def _warn_renamed(where, old, stacklevel=4):
+    warnings.warn(f"{where}: `{old}` is now `{RENAMED[old]}`; the old TrainConfig field name "
+                  "still works for now and will be removed.", RenamedFieldWarning,
+                  stacklevel=stacklevel)

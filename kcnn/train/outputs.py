@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 
-from kcnn.data._io import atomic_write_bytes, atomic_write_text
+from kcnn.io import atomic_write_bytes, atomic_write_text
 
 HISTORY_CSV = "history.csv"
 CURVES_PNG = "curves.png"
@@ -24,13 +24,6 @@ def write_history_csv(path, history):
     for row in history:
         writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in COLUMNS})
     atomic_write_text(path, buffer.getvalue())
-
-
-def read_history_csv(path):
-    """The records of a history CSV as dicts of floats (None where empty)."""
-    with open(path, newline="") as f:
-        return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-                for row in csv.DictReader(f)]
 
 
 def plot_curves(path, curves, title="", error=True):

@@ -1,8 +1,9 @@
 """`fit(config)`: one training loop for every tf.distribute strategy.
 
-The step is `strategy.run` + `tf.GradientTape` + the Keras optimizer's `apply_gradients`
-(`model.fit` fails under MultiWorkerMirroredStrategy with Keras 3), with Keras's habits
-kept: `keras.utils.Progbar`, TensorBoard logs, a History-like record and a CSV.
+The step is `kcnn.train.make_train_step`: `strategy.run` + `tf.GradientTape` + the Keras
+optimizer's `apply_gradients` (`model.fit` fails under MultiWorkerMirroredStrategy with
+Keras 3), with Keras's habits kept: `keras.utils.Progbar`, TensorBoard logs, a
+History-like record and a CSV.
 """
 
 import dataclasses
@@ -14,21 +15,22 @@ import time
 
 import keras
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
-from kcnn.data import Preprocessing, channel_stats, eval_batches, load_source, train_batches
-from kcnn.data.pipeline import steps_per_epoch as _steps_per_epoch
+from kcnn.data import channel_stats, eval_batches, load_source, train_batches
+from kcnn.data.pipeline import steps_per_epoch as full_epoch_steps
 from kcnn.models import _registry, get_model
+from kcnn.models.heads import inference_model, outputs_logits
+from kcnn.preprocessing import Preprocessing
 from kcnn.train import outputs
-from kcnn.train._parts import (evaluate, inference_model, make_optimizer, scalar,
-                               split_outputs)
 from kcnn.train.checkpoint import CheckpointManager, read_state
-from kcnn.train.config import TrainConfig
+from kcnn.train.config import RESUME_MAY_CHANGE, TrainConfig, upgrade_names
 from kcnn.train.schedules import PaperSchedule
+from kcnn.train.step import evaluate, make_optimizer, make_predict, make_train_step
 
-# Settings that do not change the training trajectory: a resume may differ in them.
-_RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "eval_steps", "validate",
-                                "keep_checkpoints", "checkpoint_every", "data_dir",
-                                "strategy", "devices"})
+_SCALAR_META = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+).SerializeToString()
 
 
 class TrainingDiverged(FloatingPointError):
@@ -146,217 +148,242 @@ def _fit(config, strategy):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
-    is_chief = strategy.extended.should_checkpoint
-    out = config.output_dir
-    verbose = config.verbose if is_chief else 0
+    run = _Run(config, strategy)
+    run.restore()
+    run.write_run_files()
+    while run.step < run.total_steps:
+        run.train_epoch()
+    return run.finish()
 
-    train_source = load_source(config.dataset, config.train_split, data_dir=config.data_dir,
-                               channels=_default_input_shape(config)[2],
-                               on_error=config.on_error)
-    eval_source = load_source(config.dataset, config.eval_split, data_dir=config.data_dir,
-                              channels=train_source.channels, on_error=config.on_error)
-    config, prep = _resolve(config, train_source)
-    num_classes = train_source.num_classes
-    full_steps = _steps_per_epoch(train_source, config.global_batch_size)
-    steps = min(full_steps, config.steps_per_epoch or full_steps)
-    total_steps = steps * config.epochs
-    replicas = strategy.num_replicas_in_sync
-    if config.global_batch_size % replicas:
-        raise ValueError(f"`global_batch_size`={config.global_batch_size} must be a multiple "
-                         f"of the {replicas} replicas.")
 
-    if config.mixed_precision:
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
-    schedule = PaperSchedule(config.lr, config.lr_schedule, steps, total_steps,
-                             boundaries=config.lr_boundaries, decay=config.lr_decay,
-                             decay_epochs=config.lr_decay_epochs,
-                             warmup_epochs=config.warmup_epochs, warmup=config.warmup,
-                             warmup_lr=config.warmup_lr)
-    with strategy.scope():
-        model = get_model(config.model, input_shape=(*prep.image_size, prep.channels),
-                          num_classes=num_classes, **config.model_kwargs)
-        batch_norms = [layer for layer in model._flatten_layers()
-                       if isinstance(layer, keras.layers.BatchNormalization)]
-        for layer in batch_norms:
-            layer.synchronized = config.sync_batch_norm
-        optimizer = make_optimizer(config, schedule)
-        optimizer.build(model.trainable_variables)
-    names = list(model.output_names)
-    from_logits = config.model_kwargs.get("classifier_activation") is None
-    decayed = [v for v in model.trainable_variables
-               if "kernel" in v.name] if config.optimizer != "adamw" else []
+class _Run:
+    """One call of `fit`: its data, model and step, its loop state and output folder.
 
-    checkpoint = tf.train.Checkpoint(variables=list(model.variables), optimizer=optimizer)
-    manager = CheckpointManager(os.path.join(out, "checkpoints"), checkpoint,
-                                keep=config.keep_checkpoints, is_chief=is_chief)
-    state = {"step": 0, "history": []}
-    latest = manager.latest()
-    if latest is not None:
-        saved = manager.restore(latest)
-        before, now = saved.get("config", {}), config.to_dict()
-        changed = sorted(k for k in now if k not in _RESUME_MAY_CHANGE
+    `__init__` prepares (data, the resolved config and preprocessing, the model and
+    optimizer in the strategy's scope, the step); `restore` continues from the newest
+    checkpoint; `train_epoch` runs (the rest of) one epoch and checkpoints it; `finish`
+    evaluates and writes the model.
+    """
+
+    def __init__(self, config, strategy):
+        self.strategy = strategy
+        self.is_chief = strategy.extended.should_checkpoint
+        self.out = config.output_dir
+        self.verbose = config.verbose if self.is_chief else 0
+        self._prepare_data(config)
+        self._build_model()
+        self.manager = CheckpointManager(
+            os.path.join(self.out, "checkpoints"),
+            tf.train.Checkpoint(variables=list(self.model.variables), optimizer=self.optimizer),
+            keep=self.config.keep_checkpoints, is_chief=self.is_chief)
+        self.state = {"step": 0, "history": []}
+        self.last_checkpoint = None
+        self.resumed_from = 0
+
+    def _prepare_data(self, config):
+        """The splits, the resolved config and preprocessing, the epoch's length."""
+        self.train_source = load_source(
+            config.dataset, config.train_split, data_dir=config.data_dir,
+            channels=_default_input_shape(config)[2], on_error=config.on_error)
+        self.eval_source = load_source(
+            config.dataset, config.eval_split, data_dir=config.data_dir,
+            channels=self.train_source.channels, on_error=config.on_error)
+        config, self.prep = _resolve(config, self.train_source)
+        self.config = config
+        self.num_classes = self.train_source.num_classes
+        full = full_epoch_steps(self.train_source, config.global_batch_size)
+        self.steps = min(full, config.max_steps_per_epoch or full)
+        self.total_steps = self.steps * config.epochs
+        replicas = self.strategy.num_replicas_in_sync
+        if config.global_batch_size % replicas:
+            raise ValueError(f"`global_batch_size`={config.global_batch_size} must be a "
+                             f"multiple of the {replicas} replicas.")
+
+    def _build_model(self):
+        """The model, schedule and optimizer in the strategy's scope; the step functions."""
+        config, prep = self.config, self.prep
+        if config.mixed_precision:
+            gpu = bool(tf.config.list_physical_devices("GPU"))
+            keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
+        self.schedule = PaperSchedule.from_train_config(
+            config, steps_per_epoch=self.steps, total_steps=self.total_steps)
+        with self.strategy.scope():
+            self.model = get_model(config.model, input_shape=(*prep.image_size, prep.channels),
+                                   num_classes=self.num_classes, **config.model_kwargs)
+            self.batch_norms = [layer for layer in self.model._flatten_layers()
+                                if isinstance(layer, keras.layers.BatchNormalization)]
+            for layer in self.batch_norms:
+                layer.synchronized = config.sync_batch_norm
+            self.optimizer = make_optimizer(config, self.schedule)
+            self.optimizer.build(self.model.trainable_variables)
+        self.train_step = make_train_step(self.model, self.optimizer, config,
+                                          strategy=self.strategy)
+        self.predict = make_predict(self.model)
+        self.from_logits = outputs_logits(self.model)
+
+    @property
+    def step(self):
+        return self.state["step"]
+
+    @property
+    def history(self):
+        return self.state["history"]
+
+    def restore(self):
+        """Continues from the newest complete checkpoint, if it is of the same run."""
+        latest = self.manager.latest()
+        if latest is None:
+            return
+        saved = self.manager.restore(latest)
+        # Checkpoints of earlier versions hold the old field names: read them as the new.
+        before = upgrade_names(saved.get("config", {}), warn=False)
+        now = self.config.to_dict()
+        changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE
                          and before.get(k) != json.loads(json.dumps(now[k])))
-        if changed or saved.get("steps_per_epoch") != steps:
+        if changed or saved.get("steps_per_epoch") != self.steps:
+            what = ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
             raise ValueError(
-                f"{out!r} holds checkpoints of a different run (changed: "
-                f"{', '.join(f'{k}: {before.get(k)!r} -> {now[k]!r}' for k in changed) or 'steps per epoch'}); "
-                f"pass another output_dir to start anew, or the same settings to resume.")
-        state = saved
-        if verbose:
-            print(f"Resuming from {latest} (step {state['step']} of {total_steps}).")
-    resumed_from = state["step"]
-    history = state["history"]
-    if is_chief:
-        os.makedirs(out, exist_ok=True)
-        config.save(out)
-        prep.save(out)
-    writer = (tf.summary.create_file_writer(os.path.join(out, "logs")) if is_chief
-              else tf.summary.create_noop_writer())
+                f"{self.out!r} holds checkpoints of a different run (changed: "
+                f"{what or 'steps per epoch'}); pass another output_dir to start anew, or "
+                "the same settings to resume.")
+        self.state, self.last_checkpoint = saved, latest
+        self.resumed_from = self.step
+        if self.verbose:
+            print(f"Resuming from {latest} (step {self.step} of {self.total_steps}).")
 
-    def loss_fn(labels, logits):
-        logits = tf.cast(logits, tf.float32)
-        onehot = tf.one_hot(labels, num_classes)
-        return keras.losses.categorical_crossentropy(
-            onehot, logits, from_logits=from_logits, label_smoothing=config.label_smoothing)
+    def write_run_files(self):
+        """config.json and preprocessing.json (chief only); the TensorBoard writer."""
+        if self.is_chief:
+            os.makedirs(self.out, exist_ok=True)
+            self.config.save(self.out)
+            self.prep.save(self.out)
+        self.writer = (tf.summary.create_file_writer(os.path.join(self.out, "logs"))
+                       if self.is_chief else tf.summary.create_noop_writer())
 
-    def grads_fn(images, labels):
-        with tf.GradientTape() as tape:
-            main, aux = split_outputs(model(images, training=True), names)
-            loss = tf.reduce_sum(loss_fn(labels, main)) / config.global_batch_size
-            for head in aux:
-                loss += (config.aux_loss_weight * tf.reduce_sum(loss_fn(labels, head))
-                         / config.global_batch_size)
-            if model.losses:
-                loss += tf.add_n([tf.cast(x, tf.float32) for x in model.losses]) / replicas
-            if decayed and config.weight_decay:
-                l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32)))
-                               for v in decayed])
-                loss += 0.5 * config.weight_decay * l2 / replicas
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        correct = tf.reduce_sum(tf.cast(tf.equal(
-            tf.argmax(main, axis=-1, output_type=tf.int64), labels), tf.float32))
-        return grads, loss, correct
+    def _state(self, step, running):
+        return {"step": step, "steps_per_epoch": self.steps, "config": self.config.to_dict(),
+                "running": running, "history": self.history}
 
-    if config.xla:
-        grads_fn = tf.function(grads_fn, jit_compile=True)
+    def _evaluate(self):
+        batches = eval_batches(self.eval_source, self.prep,
+                               batch_size=self.config.global_batch_size,
+                               max_steps=self.config.max_eval_steps)
+        return evaluate(self.predict, batches, self.num_classes, self.from_logits)
 
-    def step_fn(images, labels):
-        grads, loss, correct = grads_fn(images, labels)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, correct
+    def _diverged(self, loss, epoch, step):
+        where = (f"{self.last_checkpoint} (step {read_state(self.last_checkpoint)['step']})"
+                 if self.last_checkpoint else "none (no checkpoint was written yet)")
+        return TrainingDiverged(
+            f"Training stopped: the loss is {loss} at epoch {epoch + 1}, step "
+            f"{step - epoch * self.steps + 1} (global step {step + 1}). Nothing was saved "
+            f"after the last good checkpoint: {where}. Try a lower learning rate.")
 
-    @tf.function
-    def train_step(images, labels):
-        loss, correct = strategy.run(step_fn, args=(images, labels))
-        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
-
-    @tf.function
-    def predict(images):
-        main, _ = split_outputs(model(images, training=False), names)
-        return tf.cast(main, tf.float32)
-
-    def run_eval():
-        return evaluate(predict, eval_batches(eval_source, prep,
-                                              batch_size=config.global_batch_size,
-                                              steps=config.eval_steps),
-                        num_classes, from_logits)
-
-    def state_for(step, running):
-        return {"step": step, "steps_per_epoch": steps, "config": config.to_dict(),
-                "running": running, "history": history}
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    step = state["step"]
-    last_checkpoint = latest
-    while step < total_steps:
+    def train_epoch(self):
+        """Runs the epoch the loop is in, from its current step; checkpoints at its end."""
+        config, steps, step = self.config, self.steps, self.step
         epoch, start = divmod(step, steps)
-        running = state.get("running") if start and state.get("running") else {
+        running = self.state.get("running") if start and self.state.get("running") else {
             "loss_sum": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
-        dataset = train_batches(train_source, prep, global_batch_size=config.global_batch_size,
-                                seed=config.seed, epoch=epoch, start_step=start,
-                                augment=config.augment, shuffle_buffer=config.shuffle_buffer)
+        dataset = train_batches(self.train_source, self.prep,
+                                global_batch_size=config.global_batch_size, seed=config.seed,
+                                epoch=epoch, start_step=start, augment=config.augment,
+                                shuffle_buffer=config.shuffle_buffer)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
         dataset = dataset.take(steps - start).with_options(options)
-        if verbose == 1:
+        if self.verbose == 1:
             print(f"Epoch {epoch + 1}/{config.epochs}")
-        bar = keras.utils.Progbar(steps, verbose=verbose if verbose == 1 else 0,
+        bar = keras.utils.Progbar(steps, verbose=self.verbose if self.verbose == 1 else 0,
                                   stateful_metrics=["loss", "accuracy", "lr"])
         tic = time.perf_counter()
-        for images, labels in strategy.experimental_distribute_dataset(dataset):
-            loss, correct = train_step(images, labels)
+        for images, labels in self.strategy.experimental_distribute_dataset(dataset):
+            loss, correct = self.train_step(images, labels)
             loss = float(loss)
             if not math.isfinite(loss):
-                where = (f"{last_checkpoint} (step {read_state(last_checkpoint)['step']})"
-                         if last_checkpoint else "none (no checkpoint was written yet)")
-                raise TrainingDiverged(
-                    f"Training stopped: the loss is {loss} at epoch {epoch + 1}, step "
-                    f"{step - epoch * steps + 1} (global step {step + 1}). Nothing was saved "
-                    f"after the last good checkpoint: {where}. Try a lower learning rate.")
+                raise self._diverged(loss, epoch, step)
             step += 1
             running["loss_sum"] += loss * config.global_batch_size
             running["correct"] += float(correct)
             running["count"] += config.global_batch_size
-            lr = float(schedule(step - 1))
+            lr = float(self.schedule(step - 1))
             bar.update(step - epoch * steps, [
                 ("loss", running["loss_sum"] / running["count"]),
                 ("accuracy", running["correct"] / running["count"]), ("lr", lr)])
-            with writer.as_default():
-                scalar("train/loss", loss, step)
-                scalar("train/lr", lr, step)
+            with self.writer.as_default():
+                _scalar("train/loss", loss, step)
+                _scalar("train/lr", lr, step)
             if step % steps == 0:
                 break
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 running["seconds"] += time.perf_counter() - tic
                 tic = time.perf_counter()
-                last_checkpoint = manager.save(step, state_for(step, running)) or last_checkpoint
+                self.last_checkpoint = (self.manager.save(step, self._state(step, running))
+                                        or self.last_checkpoint)
         running["seconds"] += time.perf_counter() - tic
         record = {"epoch": epoch + 1, "loss": running["loss_sum"] / running["count"],
                   "accuracy": running["correct"] / running["count"], "lr": lr,
                   "seconds": round(running["seconds"], 3)}
-        if config.validate or step == total_steps:
-            metrics = run_eval()
+        if config.validate or step == self.total_steps:
+            metrics = self._evaluate()
             record.update(val_loss=metrics["loss"], val_accuracy=metrics["top1"],
                           val_top5=metrics["top5"])
-        history.append(record)
-        state = state_for(step, None)
-        last_checkpoint = manager.save(step, state) or last_checkpoint
-        with writer.as_default():
+        self.history.append(record)
+        self.state = self._state(step, None)
+        self.last_checkpoint = self.manager.save(step, self.state) or self.last_checkpoint
+        self._log_epoch(record)
+
+    def _log_epoch(self, record):
+        epoch = record["epoch"]
+        with self.writer.as_default():
             for key, value in record.items():
                 if key != "epoch" and value is not None:
-                    scalar(f"epoch/{key}", value, epoch + 1)
-        writer.flush()
-        if verbose == 2 or (verbose == 1 and "val_accuracy" in record):
+                    _scalar(f"epoch/{key}", value, epoch)
+        self.writer.flush()
+        if self.verbose == 2 or (self.verbose == 1 and "val_accuracy" in record):
             print(" - ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
                              for k, v in record.items() if v is not None))
-        if is_chief:
-            outputs.write_history_csv(os.path.join(out, outputs.HISTORY_CSV), history)
-            outputs.plot_curves(os.path.join(out, outputs.CURVES_PNG),
-                                {config.model: history}, title=f"{config.model} on "
-                                f"{config.dataset}")
-    if history and history[-1].get("val_accuracy") is not None and resumed_from < total_steps:
-        last = history[-1]
-        metrics = {"loss": last["val_loss"], "top1": last["val_accuracy"],
-                   "top5": last["val_top5"]}
-    else:
-        m = run_eval()
-        metrics = {"loss": m["loss"], "top1": m["top1"], "top5": m["top5"]}
-    metrics.update(split=config.eval_split, dataset=config.dataset, epochs=config.epochs,
-                   steps=total_steps)
-    for layer in batch_norms:
-        layer.synchronized = False  # the saved model runs without a strategy
-    final = inference_model(model)
-    outputs.save_model(final, os.path.join(out, outputs.MODEL_FILE), is_chief=is_chief)
-    if is_chief:
-        outputs.write_json(os.path.join(out, outputs.METRICS_JSON), metrics)
-        if history:
-            outputs.write_history_csv(os.path.join(out, outputs.HISTORY_CSV), history)
-    writer.close()
-    if verbose:
-        print(f"{config.eval_split} top-1 accuracy: {metrics['top1']:.2%}, top-5: "
-              f"{metrics['top5']:.2%} ({config.model} on {config.dataset}); outputs in {out}")
-    return FitResult(model=final, history=history, metrics=metrics, config=config,
-                     preprocessing=prep, output_dir=out, resumed_from_step=resumed_from,
-                     num_replicas=replicas)
+        if self.is_chief:
+            outputs.write_history_csv(os.path.join(self.out, outputs.HISTORY_CSV),
+                                      self.history)
+            outputs.plot_curves(os.path.join(self.out, outputs.CURVES_PNG),
+                                {self.config.model: self.history},
+                                title=f"{self.config.model} on {self.config.dataset}")
+
+    def finish(self):
+        """The final metrics; the inference model saved; the `FitResult`."""
+        config, history = self.config, self.history
+        if (history and history[-1].get("val_accuracy") is not None
+                and self.resumed_from < self.total_steps):
+            last = history[-1]
+            metrics = {"loss": last["val_loss"], "top1": last["val_accuracy"],
+                       "top5": last["val_top5"]}
+        else:
+            m = self._evaluate()
+            metrics = {"loss": m["loss"], "top1": m["top1"], "top5": m["top5"]}
+        metrics.update(split=config.eval_split, dataset=config.dataset, epochs=config.epochs,
+                       steps=self.total_steps)
+        for layer in self.batch_norms:
+            layer.synchronized = False  # the saved model runs without a strategy
+        final = inference_model(self.model)
+        outputs.save_model(final, os.path.join(self.out, outputs.MODEL_FILE),
+                           is_chief=self.is_chief)
+        if self.is_chief:
+            outputs.write_json(os.path.join(self.out, outputs.METRICS_JSON), metrics)
+            if history:
+                outputs.write_history_csv(os.path.join(self.out, outputs.HISTORY_CSV),
+                                          history)
+        self.writer.close()
+        if self.verbose:
+            print(f"{config.eval_split} top-1 accuracy: {metrics['top1']:.2%}, top-5: "
+                  f"{metrics['top5']:.2%} ({config.model} on {config.dataset}); outputs in "
+                  f"{self.out}")
+        return FitResult(model=final, history=history, metrics=metrics, config=config,
+                         preprocessing=self.prep, output_dir=self.out,
+                         resumed_from_step=self.resumed_from,
+                         num_replicas=self.strategy.num_replicas_in_sync)
+
+
+def _scalar(tag, value, step):
+    """A TensorBoard scalar through `tf.summary.write` (no `tensorboard` package needed)."""
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_META)

@@ -1,7 +1,5 @@
 """Deterministic order, the preprocessing contract, augmentations, the offline digits."""
 
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -70,23 +68,6 @@ def test_eval_transform_is_the_contract():
     ramp = np.tile(np.arange(4, dtype=np.uint8)[None, :, None] * 60, (1, 1, 1))
     out = eval_transform(tf.constant(ramp), Preprocessing((1, 2), 1, scale=1.0)).numpy()
     np.testing.assert_allclose(out[0, :, 0], [30.0, 150.0])  # means of (0,60) and (120,180)
-
-
-def test_preprocessing_json_schema(tmp_path):
-    prep = Preprocessing(image_size=(32, 32), channels=1, scale=1 / 255, mean=(0.3,),
-                         std=(0.4,), class_names=[str(i) for i in range(10)])
-    path = prep.save(str(tmp_path))
-    data = json.loads(open(path).read())
-    assert data == {"image_size": [32, 32], "channels": 1, "scale": 1 / 255, "mean": [0.3],
-                    "std": [0.4], "class_names": [str(i) for i in range(10)]}
-    assert Preprocessing.load(str(tmp_path)) == prep
-    with pytest.raises(ValueError, match="`mean` must be 3"):
-        Preprocessing(image_size=(8, 8), channels=3, mean=(0.0,), std=(1.0, 1.0, 1.0))
-    with pytest.raises(ValueError, match="`std` must be > 0"):
-        Preprocessing(image_size=(8, 8), channels=1, std=(0.0,))
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ValueError, match="bad.json"):
-        Preprocessing.load(str(tmp_path / "bad.json"))
 
 
 @pytest.mark.parametrize("mode", AUGMENTATIONS)

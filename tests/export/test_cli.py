@@ -21,7 +21,7 @@ from kcnn.train import TrainConfig, fit
 def quickstart_run(tmp_path_factory):
     """The quickstart (LeNet-5 on the offline digits), shortened to 40 steps."""
     out = tmp_path_factory.mktemp("runs") / "quickstart"
-    fit(TrainConfig(epochs=1, steps_per_epoch=40, eval_steps=4, validate=False, verbose=0,
+    fit(TrainConfig(epochs=1, max_steps_per_epoch=40, max_eval_steps=4, validate=False, verbose=0,
                     deterministic=False, output_dir=str(out)))
     assert {"model.keras", "preprocessing.json"} <= set(os.listdir(out))
     return str(out)

@@ -15,7 +15,6 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 import kcnn
 from kcnn.export import export_saved_model, saved_model as saved_model_module
-from kcnn.export.signatures import ends_in_softmax
 from kcnn.export.verify import parse_saved_model_cli, saved_model_cli_command
 
 
@@ -172,20 +171,6 @@ def test_saved_model_cli_lists_the_documented_signatures(lenet_export):
         "inputs": {"images": ("DT_FLOAT", "(-1, -1, -1, 1)")}, "outputs": outputs}
     assert "signature_def['serving_default']:" in proc.stdout
     print("saved_model_cli serving_default:", listed["serving_default"])
-
-
-@pytest.mark.parametrize("build, softmax", [
-    (lambda: kcnn.models.lenet5(), False),
-    (lambda: kcnn.models.lenet5(classifier_activation="softmax"), True),
-    (lambda: kcnn.models.nin(), False),
-    (lambda: kcnn.models.nin(classifier_activation="softmax"), True),
-    (lambda: keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
-                               keras.layers.Dense(3), keras.layers.Softmax()]), True),
-    (lambda: keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
-                               keras.layers.Dense(3, activation="relu")]), False),
-])
-def test_softmax_is_detected_from_the_last_activation(build, softmax):
-    assert ends_in_softmax(build()) is softmax
 
 
 def test_a_softmax_model_is_not_softmaxed_twice(tmp_path):

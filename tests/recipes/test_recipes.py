@@ -38,7 +38,7 @@ def test_recipe_smoke(filename, tmp_path):
     with tfds.testing.mock_data(num_examples=12):
         result = _load(filename).main([*argv, "--smoke", "--output", str(tmp_path)])
     assert result.config.model == model
-    assert result.config.epochs == 1 and result.config.steps_per_epoch == 2
+    assert result.config.epochs == 1 and result.config.max_steps_per_epoch == 2
     assert len(result.history) == 1 and result.history[0]["loss"] > 0
     assert 0.0 <= result.metrics["top1"] <= 1.0
     # The contract files the export side reads.

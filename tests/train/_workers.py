@@ -46,7 +46,7 @@ def mirrored(case, out_json):
 
     from kcnn.train import TrainConfig, fit
     report = {}
-    base = TrainConfig(epochs=1, global_batch_size=8, steps_per_epoch=3, eval_steps=1,
+    base = TrainConfig(epochs=1, global_batch_size=8, max_steps_per_epoch=3, max_eval_steps=1,
                        validate=False, verbose=0, augment="shift")
     tmp = os.path.dirname(out_json)
     two_cpus = {"strategy": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}
@@ -64,7 +64,7 @@ def mirrored(case, out_json):
         keras.config.set_dtype_policy("float64")
         _register_conv_bn_net()
         config = base.replace(model="conv_bn_net", channels=3, image_size=[16, 16],
-                              sync_batch_norm=True, lr=0.1, steps_per_epoch=2)
+                              sync_batch_norm=True, lr=0.1, max_steps_per_epoch=2)
         two = fit(config.replace(output_dir=f"{tmp}/two", **two_cpus))
         one = fit(config.replace(output_dir=f"{tmp}/one", **one_cpu))
         # (A second MirroredStrategy with collective ops in this process would clash.)
@@ -87,7 +87,7 @@ def multi_worker(output_dir, weights_npz):
 
     from kcnn.train import TrainConfig, fit
     config = TrainConfig(strategy="multi_worker", epochs=1, global_batch_size=8,
-                         steps_per_epoch=3, eval_steps=1, validate=False, verbose=0,
+                         max_steps_per_epoch=3, max_eval_steps=1, validate=False, verbose=0,
                          output_dir=output_dir)
     result = fit(config)
     np.savez(weights_npz, replicas=result.num_replicas, *_weights(result.model))
@@ -112,7 +112,7 @@ def resume(output_dir):
     from kcnn.train import TrainConfig, fit
     result = fit(TrainConfig(model="tiny_dropout_bn", image_size=[16, 16], channels=1,
                              epochs=2, global_batch_size=16, checkpoint_every=3,
-                             validate=False, eval_steps=2, verbose=0, output_dir=output_dir))
+                             validate=False, max_eval_steps=2, verbose=0, output_dir=output_dir))
     print(json.dumps({"resumed_from_step": result.resumed_from_step}))
 
 

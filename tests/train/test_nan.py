@@ -9,7 +9,7 @@ from keras import ops
 
 from kcnn.models import get_model
 from kcnn.train import TrainConfig, TrainingDiverged, fit
-from kcnn.train._cli import run
+from kcnn.train.recipe import run
 from kcnn.train.checkpoint import CheckpointManager, load_weights_into, read_state
 
 NAN_AT = 5

@@ -31,7 +31,7 @@ def _log_softmax_ce(logits, labels):
 
 def test_aux_losses_weighted_and_heads_dropped(tmp_path):
     config = TrainConfig(model="three_heads", image_size=[8, 8], channels=1, epochs=1,
-                         steps_per_epoch=1,
+                         max_steps_per_epoch=1,
                          global_batch_size=16, aux_loss_weight=0.3, validate=False,
                          verbose=0, output_dir=str(tmp_path), augment="none")
     result = fit(config)
@@ -57,8 +57,9 @@ def test_aux_losses_weighted_and_heads_dropped(tmp_path):
                                       "label_smoothing": 0.1}])
 def test_options_train_and_restore_the_global_policy(options, tmp_path):
     before = keras.config.dtype_policy().name
-    result = fit(TrainConfig(epochs=1, steps_per_epoch=3, eval_steps=1, global_batch_size=8,
-                             validate=False, verbose=0, output_dir=str(tmp_path), **options))
+    result = fit(TrainConfig(epochs=1, max_steps_per_epoch=3, max_eval_steps=1,
+                             global_batch_size=8, validate=False, verbose=0,
+                             output_dir=str(tmp_path), **options))
     assert np.isfinite(result.history[0]["loss"])
     assert keras.config.dtype_policy().name == before
     if options.get("mixed_precision"):

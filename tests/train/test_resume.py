@@ -107,8 +107,34 @@ def test_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path):
 
 def test_resume_refuses_a_different_config(tmp_path):
     from kcnn.train import TrainConfig, fit
-    config = TrainConfig(epochs=1, steps_per_epoch=2, eval_steps=1, global_batch_size=8,
+    config = TrainConfig(epochs=1, max_steps_per_epoch=2, max_eval_steps=1, global_batch_size=8,
                          validate=False, verbose=0, output_dir=str(tmp_path))
     fit(config)
     with pytest.raises(ValueError, match=r"different run.*lr: 0.05 -> 0.1"):
         fit(config.replace(lr=0.1))
+
+
+def test_checkpoints_with_the_old_field_names_still_resume(tmp_path):
+    """A run checkpointed by an earlier version, whose state.json holds the caps by their
+    old names (`steps_per_epoch`, `eval_steps`), resumes to the uninterrupted weights."""
+    import shutil
+
+    from kcnn.train import TrainConfig, fit
+    config = TrainConfig(epochs=2, max_steps_per_epoch=2, max_eval_steps=1,
+                         global_batch_size=8, validate=False, verbose=0,
+                         output_dir=str(tmp_path))
+    reference = fit(config)
+    checkpoints = tmp_path / "checkpoints"
+    shutil.rmtree(checkpoints / "step-000000004")  # back to the end of epoch 1
+    (checkpoints / "latest.json").unlink()
+    state_file = checkpoints / "step-000000002" / "state.json"
+    state = json.loads(state_file.read_text())
+    saved = state["config"]
+    saved["steps_per_epoch"] = saved.pop("max_steps_per_epoch")
+    saved["eval_steps"] = saved.pop("max_eval_steps")
+    state_file.write_text(json.dumps(state))
+    resumed = fit(config)
+    assert resumed.resumed_from_step == 2
+    diff = max(float(np.abs(a - b).max()) for a, b in
+               zip(reference.model.get_weights(), resumed.model.get_weights()))
+    assert diff <= 1e-6

@@ -1,4 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Standard library only, so that every part of kcnn (data, train, export, the
+preprocessing contract) and the recipes can use it without importing TensorFlow.
+"""
 
 import os
 import tempfile
@@ -27,6 +31,7 @@ def atomic_write_bytes(path, data):
 
 
 def atomic_write_text(path, text):
+    """`atomic_write_bytes` of `text` encoded as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
