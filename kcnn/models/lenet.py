@@ -2,7 +2,8 @@
 
 import keras
 
-from kcnn.models._common import check_args, check_choice, classifier, global_pool
+from kcnn.models._common import (check_args, check_choice, check_fixed_size, classifier,
+                                 global_pool)
 from kcnn.models._registry import register_model
 
 _MIN_SIZE = 16  # (16 - 4) / 2 = 6; (6 - 4) / 2 = 1
@@ -24,7 +25,8 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     the scaled tanh; a dense layer replaces the Euclidean RBF output.
 
     Args:
-        input_shape: tuple of 3 ints. At least 16×16. Defaults to `(32, 32, 1)`.
+        input_shape: tuple of 3 ints. At least 16×16; height and width may be `None`
+            (any size) with `include_top=False`. Defaults to `(32, 32, 1)`.
         num_classes: int. Number of classes. Defaults to 10.
         include_top: bool. Include F5, F6 and the output layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -45,6 +47,8 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
                              pooling=pooling, min_size=_MIN_SIZE,
                              classifier_activation=classifier_activation)
     check_choice("lenet5", "subsampling", subsampling, ("avg", "max"))
+    if include_top:
+        check_fixed_size("lenet5", input_shape)
     pool = keras.layers.AveragePooling2D if subsampling == "avg" else keras.layers.MaxPooling2D
 
     inputs = keras.Input(shape=input_shape, name="image")

@@ -29,7 +29,8 @@ def nin(*, input_shape=(32, 32, 3), num_classes=10, include_top=True, pooling=No
     classifier in the paper (one map per class).
 
     Args:
-        input_shape: tuple of 3 ints. At least 4×4. Defaults to `(32, 32, 3)`.
+        input_shape: tuple of 3 ints. At least 4×4; height and width may be `None`
+            (any size). Defaults to `(32, 32, 3)`.
         num_classes: int. Defaults to 10.
         include_top: bool. Include the last mlpconv and the global pooling.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -71,7 +72,8 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     where Caffe rounds up, so maps are 54 → 26 → 12 → 5 at 224×224.
 
     Args:
-        input_shape: tuple of 3 ints. At least 67×67. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 67×67; height and width may be `None`
+            (any size). Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the last mlpconv and the global pooling.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.

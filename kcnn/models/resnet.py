@@ -91,7 +91,8 @@ def _register_imagenet(depth):
     BatchNorm momentum 0.9 and epsilon 1e-5, as torchvision.
 
     Args:
-        input_shape: tuple of 3 ints. At least 32×32. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 32×32; height and width may be `None`
+            (any size). Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include global pooling and the dense layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -127,7 +128,8 @@ def _register_cifar(depth, plain):
     (parameter-free), "projection" option B (272,474 parameters for depth 20).
 
     Args:
-        input_shape: tuple of 3 ints. At least 4×4. Defaults to `(32, 32, 3)`.
+        input_shape: tuple of 3 ints. At least 4×4; height and width may be `None`
+            (any size). Defaults to `(32, 32, 3)`.
         num_classes: int. Defaults to 10.
         include_top: bool. Include global pooling and the dense layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -139,6 +141,7 @@ def _register_cifar(depth, plain):
         A `keras.Model`.
     """
     return register_model(builder)
+
 
 
 resnet18, resnet34, resnet50, resnet101, resnet152 = (
