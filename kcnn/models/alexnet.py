@@ -6,6 +6,7 @@ from kcnn.layers import ConvBlock, LocalResponseNormalization
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Smallest input keeping the last 3×3/2 pool valid: pool3 needs 3, pool2 7, pool1 15
 # maps; conv1 (11×11/4) gives 15 from 63 with 2-pixel padding, from 67 without.
@@ -114,3 +115,9 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     x = _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
               classifier_activation=classifier_activation, dropout=dropout)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: the last map at strides 4, 8 and 16 (before the LRN of the paper's
+# layout), and pool5 (32).
+register_features({name: [(n, n) for n in ("conv1", "conv2", "conv5", "pool5")]
+                   for name in ("alexnet", "alexnet_paper")})

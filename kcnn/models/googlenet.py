@@ -7,6 +7,7 @@ from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Table 1 of the paper: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
 _INCEPTION = {
@@ -107,3 +108,9 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+
+
+# Feature stages: the stem's stride-2 and stride-4 maps (conv2 before its LRN), then the
+# last inception block before each pool and the last one (strides 8, 16, 32).
+register_features({"googlenet": [(n, n) for n in ("conv1", "conv2", "inception_3b",
+                                                 "inception_4e", "inception_5b")]})

@@ -5,6 +5,7 @@ import keras
 from kcnn.models._common import (check_args, check_choice, check_fixed_size, classifier,
                                  global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 _MIN_SIZE = 16  # (16 - 4) / 2 = 6; (6 - 4) / 2 = 1
 
@@ -64,3 +65,7 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: both convolutions and both subsamplings.
+register_features({"lenet5": [(n, n) for n in ("c1", "s2", "c3", "s4")]})

@@ -5,6 +5,7 @@ import keras
 from kcnn.layers import NiNBlock
 from kcnn.models._common import check_args, check_rate, global_pool
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 _MIN_SIZE = 4          # total stride of the CIFAR layout; smaller maps are all padding
 _MIN_SIZE_IMAGENET = 67  # conv1 11×11/4 and three valid 3×3/2 pools: 67 → 15 → 7 → 3 → 1
@@ -102,3 +103,10 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: each mlpconv block's map, and the last pool (what include_top=False ends with).
+register_features({
+    "nin": [(n, n) for n in ("mlpconv1", "mlpconv2", "pool2")],
+    "nin_imagenet": [(n, n) for n in ("mlpconv1", "mlpconv2", "mlpconv3", "pool3")],
+})

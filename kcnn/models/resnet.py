@@ -6,6 +6,7 @@ from kcnn.layers import ConvBlock, ResidualBlock
 from kcnn.layers.residual import SHORTCUTS
 from kcnn.models._common import check_args, check_choice, classifier, global_pool
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # ImageNet: block kind and blocks per stage; stages have 64, 128, 256, 512 filters.
 _STAGES = {
@@ -150,3 +151,17 @@ resnet20, resnet32, resnet44, resnet56, resnet110 = (
     _register_cifar(d, plain=False) for d in _CIFAR_DEPTHS)
 plain20, plain32, plain44, plain56, plain110 = (
     _register_cifar(d, plain=True) for d in _CIFAR_DEPTHS)
+
+
+def _feature_stages(blocks):
+    # The stem's map is the 7×7/2 (or CIFAR 3×3) convolution's, before the pool; a
+    # stage's, its last block's.
+    return (("stem", "stem_conv"),
+            *((f"stage{s}", f"stage{s}_block{n}") for s, n in enumerate(blocks, start=1)))
+
+
+register_features({
+    **{f"resnet{d}": _feature_stages(blocks) for d, (_, blocks) in _STAGES.items()},
+    **{f"{kind}{d}": _feature_stages([(d - 2) // 6] * 3)
+       for kind in ("resnet", "plain") for d in _CIFAR_DEPTHS},
+})

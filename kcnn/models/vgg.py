@@ -6,6 +6,7 @@ from kcnn.layers import ConvBlock
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Filters per block (configurations A, B, D, E); a 2×2/2 max pool ends each block.
 _BLOCKS = {
@@ -95,3 +96,8 @@ vgg11_bn = _register(11, True, 132_868_840)
 vgg13_bn = _register(13, True, 133_053_736)
 vgg16_bn = _register(16, True, 138_365_992)
 vgg19_bn = _register(19, True, 143_678_248)
+
+
+# Feature stages: the five blocks, each ended by its pool (strides 2 to 32).
+register_features({f"vgg{d}{bn}": [(f"block{b}", f"block{b}_pool") for b in range(1, 6)]
+                   for d in _BLOCKS for bn in ("", "_bn")})

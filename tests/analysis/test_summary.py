@@ -1,6 +1,7 @@
 """summarize: parameters, MACs and receptive fields checked against independent numbers."""
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -302,6 +303,13 @@ def test_cli_summary_in_process(capsys):
     assert "minimum height and width for this architecture is 16" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["summary", "lenet5", "--input-shape", "36,36"])
+    # Any size: what depends on it is '?', the fields are there; a dense head refuses it.
+    assert main(["summary", "resnet20", "--input-shape", "None,None,3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^stage3_block3 +ResidualBlock +\?×\?×64 .* 81 +4 +0$", out, re.M)
+    assert "output shapes and MACs depend on the input size" in out
+    assert main(["summary", "vgg11", "--input-shape", "None,None,3"]) == 2
+    assert "but the dense head (include_top=True" in capsys.readouterr().err
 
 
 @pytest.mark.slow
