@@ -32,6 +32,16 @@ SCRIPT = textwrap.dedent("""
             "finite": all(bool(np.isfinite(np.asarray(o)).all()) for o in outputs),
         }
         keras.backend.clear_session()
+    # A feature extractor for any size, at two sizes (an odd one: the strided stage rounds up).
+    features = kcnn.models.feature_extractor("resnet20", input_shape=(None, None, 3))
+    for size, cells in (((12, 20), [(12, 20), (12, 20), (6, 10), (3, 5)]),
+                        ((9, 7), [(9, 7), (9, 7), (5, 4), (3, 2)])):
+        maps = features.predict_on_batch(np.zeros((1, *size, 3), "float32"))
+        results[f"resnet20_features_{size[0]}x{size[1]}"] = {
+            "shapes": [list(m.shape) for m in maps],
+            "expected": [[1, *c, k] for c, k in zip(cells, (16, 16, 32, 64))],
+            "finite": all(bool(np.isfinite(np.asarray(m)).all()) for m in maps),
+        }
     print("RESULTS" + json.dumps(results))
 """)
 

@@ -11,7 +11,7 @@ import math
 
 import keras
 
-from kcnn.analysis._fields import union, window
+from kcnn.analysis._fields import Unknown, union, window
 from kcnn.analysis.arithmetic import same_padding
 
 L = keras.layers
@@ -42,13 +42,20 @@ def _spatial_window(layer, node, field, kernel, strides, padding, dilation=(1, 1
     if padding == "valid":
         pads = (0, 0)
     elif padding == "same":
-        if shape[1] is None or shape[2] is None:
-            return None
-        pads = tuple(same_padding(shape[1 + a], kernel[a], strides[a], dilation[a])[0]
+        pads = tuple(_same_pad_before(shape[1 + a], kernel[a], strides[a], dilation[a])
                      for a in range(2))
     else:
         return None
     return window(field, kernel, strides, pads, dilation)
+
+
+def _same_pad_before(size, kernel, stride, dilation):
+    """Zeros that "same" puts before the first pixel; an `Unknown` if they depend on an
+    unknown `size` (only its remainder modulo the stride matters)."""
+    if size is not None:
+        return same_padding(size, kernel, stride, dilation)[0]
+    pads = {same_padding(stride + r, kernel, stride, dilation)[0] for r in range(stride)}
+    return pads.pop() if len(pads) == 1 else Unknown()
 
 
 def _pointwise(op, node, fields):
@@ -243,8 +250,13 @@ def _get_item(op, node, fields):
         return 0, None
     starts, steps = [], []
     for a in (1, 2):
-        start, stop, step = key[a].indices(shape[a]) if shape[a] is not None else (None,) * 3
-        if start is None or step <= 0:
+        if shape[a] is not None:
+            start, _, step = key[a].indices(shape[a])
+        else:  # unknown size: only a slice counted from the first pixel has a known start
+            start, step = key[a].start or 0, 1 if key[a].step is None else key[a].step
+            if not isinstance(start, int) or not isinstance(step, int) or start < 0:
+                return 0, None
+        if step <= 0:
             return 0, None
         starts.append(-start)
         steps.append(step)

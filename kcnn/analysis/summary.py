@@ -20,9 +20,11 @@ class Summary(list):
     """The rows of `summarize` (a list of dicts), with `totals`; `str()` is the table.
 
     Attributes:
-        totals: dict with `params` (trainable), `non_trainable`, `macs` (counted
-            MACs for one image), `uncounted` (names of the layers or ops whose MACs
-            are not counted; when not empty, `macs` is a lower bound),
+        totals: dict with `params` (trainable), `non_trainable`, `input_shape` (the
+            shape analysed, without the batch axis; `None` for an unknown height or
+            width), `macs` (counted MACs for one image; `None` when the input size is
+            unknown), `uncounted` (names of the layers or ops whose MACs are not counted
+            or, at an unknown size, not known; when not empty, `macs` is a lower bound),
             `receptive_field`, `jump` and `start` of the model's (first) output.
     """
 
@@ -39,12 +41,16 @@ def _shape(shape):
     return "×".join("?" if d is None else str(d) for d in shape[1:]) or "scalar"
 
 
+def _number(v):
+    return "?" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _pair(value):
     if value is None:
         return "—"
     if value[0] == value[1]:
-        return f"{value[0]:g}" if isinstance(value[0], float) else str(value[0])
-    return "×".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        return _number(value[0])
+    return "×".join(_number(v) for v in value)
 
 
 def _scaled(n):
@@ -77,15 +83,23 @@ def format_table(summary):
 
     rule = "-" * len(fmt(header))
     t = summary.totals
+    sized = None not in t.get("input_shape", ())
     out = [f'Model "{summary.name}"', rule, fmt(header), rule, *map(fmt, lines), rule,
            f"Trainable params: {t['params']:,}    Non-trainable params: "
-           f"{t['non_trainable']:,}",
-           f"MACs (multiply-accumulates, one image): {t['macs']:,} ({_scaled(t['macs'])})"]
-    if t["uncounted"]:
-        out.append("Not counted (MACs shown as '?'; the total is a lower bound): "
-                   + ", ".join(t["uncounted"]))
+           f"{t['non_trainable']:,}"]
+    if not sized:
+        out.append(f"Input {_shape((None, *t['input_shape']))}: output shapes and MACs "
+                   "depend on the input size (shown as '?'); give an input shape to count "
+                   "them")
+    else:
+        out.append(f"MACs (multiply-accumulates, one image): {t['macs']:,} "
+                   f"({_scaled(t['macs'])})")
+        if t["uncounted"]:
+            out.append("Not counted (MACs shown as '?'; the total is a lower bound): "
+                       + ", ".join(t["uncounted"]))
     if t["receptive_field"] is None:
-        out.append("Output receptive field: not defined (see the '—' rows)")
+        out.append("Output receptive field: not defined (see the '—' rows)" if sized else
+                   "Output receptive field: depends on the input size or not defined")
     else:
         out.append(f"Output receptive field: {_pair(t['receptive_field'])} pixels, "
                    f"jump {_pair(t['jump'])}, start {_pair(t['start'])}")
@@ -106,12 +120,17 @@ def _check_input_shape(model, input_shape):
         )
     declared = tuple(inputs[0].shape[1:]) if inputs else None
     if input_shape is None:
-        if declared is None or None in declared:
+        if declared is None:
+            raise ValueError(
+                f"Model {model.name!r} has no known input (a subclassed model); pass "
+                f"`input_shape`, e.g. input_shape=(224, 224, 3)."
+            )
+        if None in declared[-1:] or (len(declared) != 3 and None in declared):
             raise ValueError(
                 f"Model {model.name!r} has input shape {declared!r} with unknown "
-                f"dimensions; pass `input_shape`, e.g. input_shape=(224, 224, 3)."
+                f"channels; pass `input_shape`, e.g. input_shape=(224, 224, 3)."
             )
-        return declared, False
+        return declared, False  # unknown height or width: what depends on them is None
     if (not isinstance(input_shape, (tuple, list)) or not input_shape
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
                        for d in input_shape)):
@@ -164,10 +183,18 @@ def summarize(model, input_shape=None):
     padding, reshapes, upsampling. Anything else is listed in `totals["uncounted"]` and
     shown as `?`, never as zero.
 
+    A model built for any size (`input_shape=(None, None, 3)`) is analysed as it is:
+    parameters, and receptive fields, jumps and starts where they do not depend on the
+    size (a strided "same" window pads by the size's parity, so the start after it is
+    `None` while the field's size and jump stay exact; a global pooling's field covers
+    the whole unknown map: `None`); output shapes and MACs depend on the size and are
+    `None`. Pass `input_shape` to analyse it at one size.
+
     Args:
         model: a `keras.Model` with one input.
-        input_shape: tuple of ints or None. Input shape without the batch axis; needed
-            when the model's own input has unknown dimensions. Defaults to `None`.
+        input_shape: tuple of ints or None. Input shape without the batch axis, at which
+            to analyse the model; needed for a model without a known input (a
+            subclassed model). Defaults to `None`: the model's own input shape.
 
     Returns:
         A `Summary`: a list of row dicts with keys `name`, `type`, `output_shape`,
@@ -177,8 +204,8 @@ def summarize(model, input_shape=None):
         and a `totals` dict; `print(summary)` prints the table.
 
     Raises:
-        ValueError: if `model` is not a one-input model, or its input size is unknown
-            and `input_shape` is not given, or `input_shape` does not fit the model.
+        ValueError: if `model` is not a one-input model, or its input (or its channels)
+            is unknown and `input_shape` is not given, or `input_shape` does not fit.
 
     Example:
     >>> s = summarize(kcnn.models.lenet5())
@@ -216,7 +243,8 @@ def summarize(model, input_shape=None):
     totals = {
         "params": sum(r["params"] for r in rows),
         "non_trainable": sum(r["non_trainable"] for r in rows),
-        "macs": macs,
+        "input_shape": input_shape,
+        "macs": macs if None not in input_shape else None,
         "uncounted": uncounted,
         "receptive_field": None if field is None else plain(field.size),
         "jump": None if field is None else plain(field.jump),

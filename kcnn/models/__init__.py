@@ -1,6 +1,7 @@
 """Builders of the classic architectures, each a plain functional `keras.Model`."""
 
 from kcnn.models._registry import get_model, list_models, register_model
+from kcnn.models.features import FeatureInfo, FeatureStage, feature_extractor, feature_stages
 from kcnn.models.alexnet import alexnet, alexnet_paper
 from kcnn.models.fcn import fcn32s
 from kcnn.models.googlenet import googlenet

@@ -11,23 +11,29 @@ def check_args(model, *, input_shape, num_classes, pooling, min_size,
 
     Args:
         model: str. The builder's name, for the messages.
-        input_shape: the user's `input_shape`; must be `(height, width, channels)`.
+        input_shape: the user's `input_shape`; must be `(height, width, channels)`,
+            where height and width may be `None` (any size, known when the model is
+            called; see `check_fixed_size` for the builders that cannot take that).
         num_classes: the user's `num_classes`; an int >= 1.
         pooling: the user's `pooling`; one of `None`, `"avg"`, `"max"`.
         min_size: int. The smallest height and width the architecture accepts.
         classifier_activation: str, callable or None; checked by Keras.
 
     Returns:
-        `input_shape` as a tuple of ints.
+        `input_shape` as a tuple of ints (height and width may be `None`).
     """
+    def is_int(d):
+        return isinstance(d, int) and not isinstance(d, bool)
+
     if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape)):
+            or not all(d is None or is_int(d) for d in input_shape[:2])
+            or not is_int(input_shape[2])):
         raise ValueError(
-            f"{model}: `input_shape` must be a tuple of 3 ints (height, width, channels); "
-            f"got input_shape={input_shape!r}."
+            f"{model}: `input_shape` must be a tuple of 3 ints (height, width, channels), "
+            f"height and width may be None (any size); got input_shape={input_shape!r}."
         )
     height, width, channels = input_shape
-    if height < min_size or width < min_size:
+    if any(d is not None and d < min_size for d in (height, width)):
         raise ValueError(
             f"{model}: `input_shape`={tuple(input_shape)!r} is too small; the minimum "
             f"height and width for this architecture is {min_size}."
@@ -53,6 +59,19 @@ def check_args(model, *, input_shape, num_classes, pooling, min_size,
                 f"{model}: unknown `classifier_activation`={classifier_activation!r}."
             ) from e
     return tuple(input_shape)
+
+
+DENSE_HEAD = "the dense head (include_top=True; include_top=False takes any size)"
+
+
+def check_fixed_size(model, input_shape, reason=DENSE_HEAD):
+    """Raises `ValueError` if `input_shape` (checked by `check_args`) leaves the height or
+    width unknown, for a model whose part `reason` needs them."""
+    if None in input_shape[:2]:
+        raise ValueError(
+            f"{model}: `input_shape`={tuple(input_shape)!r} leaves the height or width "
+            f"unknown, but {reason} needs a fixed input size; give both."
+        )
 
 
 def check_choice(model, arg, value, choices):

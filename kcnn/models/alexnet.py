@@ -3,8 +3,10 @@
 import keras
 
 from kcnn.layers import ConvBlock, LocalResponseNormalization
-from kcnn.models._common import check_args, check_rate, classifier, global_pool
+from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
+                                 global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Smallest input keeping the last 3×3/2 pool valid: pool3 needs 3, pool2 7, pool1 15
 # maps; conv1 (11×11/4) gives 15 from 63 with 2-pixel padding, from 67 without.
@@ -34,7 +36,8 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
     layers follow the input size otherwise.
 
     Args:
-        input_shape: tuple of 3 ints. At least 63×63. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 63×63; height and width may be `None`
+            (any size) with `include_top=False`. Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the dense layers. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -49,6 +52,8 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
                              pooling=pooling, min_size=_MIN_SIZE,
                              classifier_activation=classifier_activation)
     check_rate("alexnet", "dropout", dropout)
+    if include_top:
+        check_fixed_size("alexnet", input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(64, 11, strides=4, padding=2, name="conv1")(inputs)      # 55×55×64
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)            # 27×27×64
@@ -77,7 +82,8 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     conv4, conv5 and the dense layers).
 
     Args:
-        input_shape: tuple of 3 ints. At least 67×67. Defaults to `(227, 227, 3)`.
+        input_shape: tuple of 3 ints. At least 67×67; height and width may be `None`
+            (any size) with `include_top=False`. Defaults to `(227, 227, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the dense layers. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -93,6 +99,8 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
                              min_size=_MIN_SIZE_PAPER,
                              classifier_activation=classifier_activation)
     check_rate("alexnet_paper", "dropout", dropout)
+    if include_top:
+        check_fixed_size("alexnet_paper", input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(96, 11, strides=4, padding="valid", name="conv1")(inputs)  # 55×55×96
     x = LocalResponseNormalization(name="lrn1")(x)
@@ -107,3 +115,9 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     x = _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
               classifier_activation=classifier_activation, dropout=dropout)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: the last map at strides 4, 8 and 16 (before the LRN of the paper's
+# layout), and pool5 (32).
+register_features({name: [(n, n) for n in ("conv1", "conv2", "conv5", "pool5")]
+                   for name in ("alexnet", "alexnet_paper")})

@@ -4,8 +4,10 @@ import keras
 
 from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
                          LocalResponseNormalization)
-from kcnn.models._common import check_args, check_rate, classifier, global_pool
+from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
+                                 global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Table 1 of the paper: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
 _INCEPTION = {
@@ -44,6 +46,7 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
 
     Args:
         input_shape: tuple of 3 ints. At least 32×32, or 65×65 with `aux_logits`.
+            Height and width may be `None` (any size) without `aux_logits`.
             Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the dense head. Defaults to `True`.
@@ -71,6 +74,9 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
                          f"(torchvision); got branch3_kernel_size={branch3_kernel_size!r}.")
     if aux_logits and not include_top:
         raise ValueError("googlenet: `aux_logits=True` needs `include_top=True`.")
+    if aux_logits:
+        check_fixed_size("googlenet", input_shape,
+                         "the auxiliary heads' dense layers (aux_logits=True)")
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=batch_norm, name="conv1")(inputs)
@@ -102,3 +108,9 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+
+
+# Feature stages: the stem's stride-2 and stride-4 maps (conv2 before its LRN), then the
+# last inception block before each pool and the last one (strides 8, 16, 32).
+register_features({"googlenet": [(n, n) for n in ("conv1", "conv2", "inception_3b",
+                                                 "inception_4e", "inception_5b")]})

@@ -2,8 +2,10 @@
 
 import keras
 
-from kcnn.models._common import check_args, check_choice, classifier, global_pool
+from kcnn.models._common import (check_args, check_choice, check_fixed_size, classifier,
+                                 global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 _MIN_SIZE = 16  # (16 - 4) / 2 = 6; (6 - 4) / 2 = 1
 
@@ -24,7 +26,8 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     the scaled tanh; a dense layer replaces the Euclidean RBF output.
 
     Args:
-        input_shape: tuple of 3 ints. At least 16×16. Defaults to `(32, 32, 1)`.
+        input_shape: tuple of 3 ints. At least 16×16; height and width may be `None`
+            (any size) with `include_top=False`. Defaults to `(32, 32, 1)`.
         num_classes: int. Number of classes. Defaults to 10.
         include_top: bool. Include F5, F6 and the output layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -45,6 +48,8 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
                              pooling=pooling, min_size=_MIN_SIZE,
                              classifier_activation=classifier_activation)
     check_choice("lenet5", "subsampling", subsampling, ("avg", "max"))
+    if include_top:
+        check_fixed_size("lenet5", input_shape)
     pool = keras.layers.AveragePooling2D if subsampling == "avg" else keras.layers.MaxPooling2D
 
     inputs = keras.Input(shape=input_shape, name="image")
@@ -60,3 +65,7 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: both convolutions and both subsamplings.
+register_features({"lenet5": [(n, n) for n in ("c1", "s2", "c3", "s4")]})

@@ -5,6 +5,7 @@ import keras
 from kcnn.layers import NiNBlock
 from kcnn.models._common import check_args, check_rate, global_pool
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 _MIN_SIZE = 4          # total stride of the CIFAR layout; smaller maps are all padding
 _MIN_SIZE_IMAGENET = 67  # conv1 11×11/4 and three valid 3×3/2 pools: 67 → 15 → 7 → 3 → 1
@@ -29,7 +30,8 @@ def nin(*, input_shape=(32, 32, 3), num_classes=10, include_top=True, pooling=No
     classifier in the paper (one map per class).
 
     Args:
-        input_shape: tuple of 3 ints. At least 4×4. Defaults to `(32, 32, 3)`.
+        input_shape: tuple of 3 ints. At least 4×4; height and width may be `None`
+            (any size). Defaults to `(32, 32, 3)`.
         num_classes: int. Defaults to 10.
         include_top: bool. Include the last mlpconv and the global pooling.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -71,7 +73,8 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     where Caffe rounds up, so maps are 54 → 26 → 12 → 5 at 224×224.
 
     Args:
-        input_shape: tuple of 3 ints. At least 67×67. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 67×67; height and width may be `None`
+            (any size). Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the last mlpconv and the global pooling.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -100,3 +103,10 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+# Feature stages: each mlpconv block's map, and the last pool (what include_top=False ends with).
+register_features({
+    "nin": [(n, n) for n in ("mlpconv1", "mlpconv2", "pool2")],
+    "nin_imagenet": [(n, n) for n in ("mlpconv1", "mlpconv2", "mlpconv3", "pool3")],
+})

@@ -6,6 +6,7 @@ from kcnn.layers import ConvBlock, ResidualBlock
 from kcnn.layers.residual import SHORTCUTS
 from kcnn.models._common import check_args, check_choice, classifier, global_pool
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # ImageNet: block kind and blocks per stage; stages have 64, 128, 256, 512 filters.
 _STAGES = {
@@ -91,7 +92,8 @@ def _register_imagenet(depth):
     BatchNorm momentum 0.9 and epsilon 1e-5, as torchvision.
 
     Args:
-        input_shape: tuple of 3 ints. At least 32×32. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 32×32; height and width may be `None`
+            (any size). Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include global pooling and the dense layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -127,7 +129,8 @@ def _register_cifar(depth, plain):
     (parameter-free), "projection" option B (272,474 parameters for depth 20).
 
     Args:
-        input_shape: tuple of 3 ints. At least 4×4. Defaults to `(32, 32, 3)`.
+        input_shape: tuple of 3 ints. At least 4×4; height and width may be `None`
+            (any size). Defaults to `(32, 32, 3)`.
         num_classes: int. Defaults to 10.
         include_top: bool. Include global pooling and the dense layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -141,9 +144,24 @@ def _register_cifar(depth, plain):
     return register_model(builder)
 
 
+
 resnet18, resnet34, resnet50, resnet101, resnet152 = (
     _register_imagenet(d) for d in (18, 34, 50, 101, 152))
 resnet20, resnet32, resnet44, resnet56, resnet110 = (
     _register_cifar(d, plain=False) for d in _CIFAR_DEPTHS)
 plain20, plain32, plain44, plain56, plain110 = (
     _register_cifar(d, plain=True) for d in _CIFAR_DEPTHS)
+
+
+def _feature_stages(blocks):
+    # The stem's map is the 7×7/2 (or CIFAR 3×3) convolution's, before the pool; a
+    # stage's, its last block's.
+    return (("stem", "stem_conv"),
+            *((f"stage{s}", f"stage{s}_block{n}") for s, n in enumerate(blocks, start=1)))
+
+
+register_features({
+    **{f"resnet{d}": _feature_stages(blocks) for d, (_, blocks) in _STAGES.items()},
+    **{f"{kind}{d}": _feature_stages([(d - 2) // 6] * 3)
+       for kind in ("resnet", "plain") for d in _CIFAR_DEPTHS},
+})

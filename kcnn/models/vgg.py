@@ -3,8 +3,10 @@
 import keras
 
 from kcnn.layers import ConvBlock
-from kcnn.models._common import check_args, check_rate, classifier, global_pool
+from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
+                                 global_pool)
 from kcnn.models._registry import register_model
+from kcnn.models.features import register_features
 
 # Filters per block (configurations A, B, D, E); a 2×2/2 max pool ends each block.
 _BLOCKS = {
@@ -23,6 +25,8 @@ def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_ac
                              pooling=pooling, min_size=_MIN_SIZE,
                              classifier_activation=classifier_activation)
     check_rate(name, "dropout", dropout)
+    if include_top:
+        check_fixed_size(name, input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for b, filters in enumerate(_BLOCKS[depth], start=1):   # 224 → 112 → 56 → 28 → 14 → 7
@@ -50,7 +54,8 @@ _DOC = """VGG-{depth}{bn} (Simonyan & Zisserman, 2015). {params} parameters with
     adaptive pool; here it is 7×7 at 224×224 and the dense layers follow the input size.
 
     Args:
-        input_shape: tuple of 3 ints. At least 32×32. Defaults to `(224, 224, 3)`.
+        input_shape: tuple of 3 ints. At least 32×32; height and width may be `None`
+            (any size) with `include_top=False`. Defaults to `(224, 224, 3)`.
         num_classes: int. Defaults to 1000.
         include_top: bool. Include the dense layers. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
@@ -82,6 +87,7 @@ def _register(depth, batch_norm, params):
     return register_model(builder)
 
 
+
 vgg11 = _register(11, False, 132_863_336)
 vgg13 = _register(13, False, 133_047_848)
 vgg16 = _register(16, False, 138_357_544)
@@ -90,3 +96,8 @@ vgg11_bn = _register(11, True, 132_868_840)
 vgg13_bn = _register(13, True, 133_053_736)
 vgg16_bn = _register(16, True, 138_365_992)
 vgg19_bn = _register(19, True, 143_678_248)
+
+
+# Feature stages: the five blocks, each ended by its pool (strides 2 to 32).
+register_features({f"vgg{d}{bn}": [(f"block{b}", f"block{b}_pool") for b in range(1, 6)]
+                   for d in _BLOCKS for bn in ("", "_bn")})

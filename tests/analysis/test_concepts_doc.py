@@ -26,3 +26,4 @@ def test_concepts_doc_code_runs(capsys):
     assert "Impossible convolution arithmetic" in out
     assert "naive 303,464,448 MACs -> 416 channels" in out
     assert "block5_pool   field  212  jump  32  start 15.5" in out
+    assert "stage4 stage4_block2 channels 512  stride 32  field 435" in out

@@ -227,20 +227,58 @@ def test_unknown_op_is_marked_uncounted_not_zero():
     assert "Not counted" in text and "mystery/einsum" in text and " ? " in text + " "
 
 
-def test_unknown_input_size_needs_input_shape():
+def test_unknown_input_size_reports_what_does_not_depend_on_it():
     from kcnn.convert import to_fully_convolutional
-    model = to_fully_convolutional(kcnn.models.lenet5())
-    with pytest.raises(ValueError, match="input_shape"):
-        summarize(model)
+    model = to_fully_convolutional(kcnn.models.lenet5())   # input (None, None, 1)
+    summary = summarize(model)
+    assert summary.totals["params"] == 61_706 and summary.totals["macs"] is None
+    assert summary.totals["input_shape"] == (None, None, 1)
+    last = summary[-1]
+    assert last["output_shape"] == (None, None, None, 10) and last["macs"] is None
+    # Valid convolutions and pools: the field does not depend on the size.
+    assert (last["receptive_field"], last["jump"], last["start"]) == ((32, 32), (4, 4),
+                                                                     (15.5, 15.5))
+    assert "output shapes and MACs depend on the input size" in str(summary)
+    # At one size, everything: 40×40 → c1 36², s2 18², c3 14², s4 7², f5 (5×5) 3², f6 3².
     summary = summarize(model, input_shape=(40, 40, 1))
     assert summary[-1]["output_shape"] == (None, 3, 3, 10)
     assert summary[-1]["receptive_field"] == (32, 32)  # the dense head as convolution: same
+    assert summary.totals["macs"] == (36 * 36 * 6 * 25 + 14 * 14 * 16 * 25 * 6
+                                      + 9 * 120 * 25 * 16 + 9 * 84 * 120 + 9 * 10 * 84)
     with pytest.raises(ValueError, match="does not fit"):
         summarize(kcnn.models.lenet5(), input_shape=(40, 40, 1))
     with pytest.raises(ValueError, match="positive ints"):
         summarize(model, input_shape=(40, -1, 1))
     with pytest.raises(ValueError, match="keras.Model"):
         summarize(keras.layers.Dense(3))
+
+
+def test_same_padding_at_an_unknown_size_keeps_the_field_size_not_its_start():
+    # googlenet's 3×3/2 "same" pools pad 0 before an even size, 1 before an odd one, so
+    # at an unknown size the start after them is unknown, but the field's size and jump are
+    # those of any known size (hand numbers: test_receptive_fields_with_inception_...).
+    from kcnn.analysis._rules import _same_pad_before
+    from kcnn.analysis.arithmetic import same_padding
+    for kernel, stride, known in ((3, 2, None), (1, 2, 0), (3, 1, 1), (5, 1, 2),
+                                  (7, 4, None), (2, 2, 0)):
+        pads = {same_padding(n, kernel, stride)[0] for n in range(1, 40)}
+        got = _same_pad_before(None, kernel, stride, 1)
+        if known is None:
+            assert len(pads) > 1 and type(got).__name__ == "Unknown", (kernel, stride)
+        else:
+            assert pads == {known} and got == known, (kernel, stride)
+    any_size = rows_by_name(summarize(kcnn.models.googlenet(
+        include_top=False, input_shape=(None, None, 3))))
+    assert any_size["conv1"]["start"] == (0, 0)          # explicit padding: known
+    assert any_size["pool1"]["start"] == (None, None)    # "same" and strided: unknown
+    for size in (64, 65):
+        sized = rows_by_name(summarize(kcnn.models.googlenet(
+            include_top=False, input_shape=(size, size, 3))))
+        for name, row in any_size.items():
+            assert (row["receptive_field"], row["jump"]) == (
+                sized[name]["receptive_field"], sized[name]["jump"]), (name, size)
+    assert any_size["inception_3b"]["receptive_field"] == (91, 91)
+    assert any_size["inception_5b"]["macs"] is None and any_size["inception_5b"]["params"]
 
 
 def test_rows_are_plain_data_and_the_table_is_aligned():
@@ -266,6 +304,13 @@ def test_cli_summary_in_process(capsys):
     assert "minimum height and width for this architecture is 16" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["summary", "lenet5", "--input-shape", "36,36"])
+    # Any size: what depends on it is '?', the fields are there; a dense head refuses it.
+    assert main(["summary", "resnet20", "--input-shape", "None,None,3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^stage3_block3 +ResidualBlock +\?×\?×64 .* 81 +4 +0$", out, re.M)
+    assert "output shapes and MACs depend on the input size" in out
+    assert main(["summary", "vgg11", "--input-shape", "None,None,3"]) == 2
+    assert "but the dense head (include_top=True" in capsys.readouterr().err
 
 
 @pytest.mark.slow

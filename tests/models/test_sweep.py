@@ -31,6 +31,10 @@ def test_forward_and_gradients(case_id, name, kwargs, shapes):
     assert [tuple(o.shape) for o in outputs] == [(2, *s) for s in shapes]
     for o in outputs:
         assert np.isfinite(o.numpy()).all()
+    if case_id == name and kcnn.models.feature_stages(name):
+        # Its stage table names layers of what its builder builds (more in test_features.py).
+        features = kcnn.models.feature_extractor(model)
+        assert features.feature_info.names() == kcnn.models.feature_stages(name)
     if count_trainable(model) > GRADIENT_LIMIT:
         return
     grads = tape.gradient(loss, model.trainable_weights)
