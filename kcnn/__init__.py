@@ -2,13 +2,12 @@
 
 import importlib
 
-from kcnn import layers, models
-
 __version__ = "0.1.0"
 
-# Imported on first use: `analysis` and `convert` need only Keras; `data`, `train` and
-# `export` import TensorFlow, which `import kcnn` must not do (the JAX backend).
-_LAZY = ("analysis", "convert", "data", "train", "export")
+# Imported on first use: `models` lists and describes models without Keras (it imports a
+# builder when asked for one); `layers`, `analysis` and `convert` need only Keras; `data`,
+# `train` and `export` import TensorFlow, which `import kcnn` must not do (the JAX backend).
+_LAZY = ("layers", "models", "analysis", "convert", "data", "train", "export")
 
 
 def __getattr__(name):

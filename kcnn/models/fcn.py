@@ -5,7 +5,7 @@ import keras
 from kcnn.convert import to_fully_convolutional
 from kcnn.layers import BilinearUpsampling
 from kcnn.models._common import check_args, check_choice, check_rate
-from kcnn.models._registry import get_model, register_model
+from kcnn.models._registry import get_model, model_info, register_model
 
 # Backbone: centre of the first score cell's receptive field, in pixels of the
 # backbone's own (unpadded) input, and the distance between cells (the output stride).
@@ -17,9 +17,6 @@ _BACKBONES = {
     **{f"vgg{d}{bn}": (111.5, 32) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
     "alexnet": (111, 32),
 }
-# A chosen floor of one output stride: the padding makes any size computable, but images
-# up to 64 pixels already get a single score cell, spread over them by the upsampler.
-_MIN_SIZE = 32
 
 
 def _upsampler(centre, stride):
@@ -77,7 +74,7 @@ def fcn32s(*, input_shape=(224, 224, 3), num_classes=21, backbone="vgg16",
     (None, 64, 64, 5)
     """
     input_shape = check_args("fcn32s", input_shape=input_shape, num_classes=num_classes,
-                             pooling=None, min_size=_MIN_SIZE,
+                             pooling=None, min_size=model_info("fcn32s").min_input_size,
                              classifier_activation=classifier_activation)
     check_choice("fcn32s", "backbone", backbone, tuple(_BACKBONES))
     check_rate("fcn32s", "dropout", dropout)

@@ -3,9 +3,7 @@
 import keras
 
 from kcnn.models._common import check_args, check_choice, classifier, global_pool
-from kcnn.models._registry import register_model
-
-_MIN_SIZE = 16  # (16 - 4) / 2 = 6; (6 - 4) / 2 = 1
+from kcnn.models._registry import model_info, register_model
 
 
 @register_model
@@ -42,7 +40,7 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     (None, 10)
     """
     input_shape = check_args("lenet5", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling, min_size=model_info("lenet5").min_input_size,
                              classifier_activation=classifier_activation)
     check_choice("lenet5", "subsampling", subsampling, ("avg", "max"))
     pool = keras.layers.AveragePooling2D if subsampling == "avg" else keras.layers.MaxPooling2D
