@@ -5,10 +5,12 @@ import importlib
 __version__ = "0.1.0"
 
 # Every sub-package loads on first use (PEP 562), so `import kcnn` costs nothing and the
-# `kcnn` command starts without Keras: `layers`, `models`, `analysis` and `convert` need
-# only Keras (and so TensorFlow only under its backend); `data`, `train` and `export`
-# import TensorFlow.
-_SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export")
+# `kcnn` command starts without Keras: `models` lists and describes models without Keras
+# (it imports a builder when asked for one), `preprocessing` and `io` need only the standard
+# library, `layers`, `analysis` and `convert` need only Keras (and so TensorFlow only under
+# its backend); `data`, `train` and `export` import TensorFlow.
+_SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export",
+                "preprocessing", "io")
 
 
 def __getattr__(name):

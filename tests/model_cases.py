@@ -1,37 +1,63 @@
-"""Small valid inputs for every registered model, and variants worth sweeping too.
+"""Small valid inputs for every registered model, derived from its record, and variants.
 
-Every registered model must have an entry here: the sweep fails for a model it does not
-know, so a new builder cannot skip the checks.
+The sweep size of a model is its record's `min_input_size`, but at least `SWEEP_FLOOR`
+pixels: the nets of total stride 4 then keep 4×4 maps, so that BatchNorm's batch
+statistics and the gradient check see more than one position. Every model is built with
+`SWEEP_CLASSES` classes (not its default, so the argument is seen to reach the head); the
+expected output shape follows from the record's `task`. Nothing here is kept by hand per
+model: a newly registered model is swept as soon as its record exists.
 """
 
-# name: (kwargs for a small, fast build, expected output shape without the batch axis)
-SMALL = {
-    "lenet5": ({}, (10,)),
-    "alexnet": ({"input_shape": (63, 63, 3), "num_classes": 10}, (10,)),
-    "alexnet_paper": ({"input_shape": (67, 67, 3), "num_classes": 10}, (10,)),
-    "nin": ({"input_shape": (16, 16, 3)}, (10,)),
-    "nin_imagenet": ({"input_shape": (67, 67, 3), "num_classes": 10}, (10,)),
-    "googlenet": ({"input_shape": (32, 32, 3), "num_classes": 10}, (10,)),
-    **{f"vgg{d}{bn}": ({"input_shape": (32, 32, 3), "num_classes": 10}, (10,))
-       for d in (11, 13, 16, 19) for bn in ("", "_bn")},
-    **{f"resnet{d}": ({"input_shape": (32, 32, 3), "num_classes": 10}, (10,))
-       for d in (18, 34, 50, 101, 152)},
-    **{f"{kind}{d}": ({"input_shape": (16, 16, 3)}, (10,))
-       for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)},
-    "fcn32s": ({"input_shape": (64, 64, 3), "num_classes": 5}, (64, 64, 5)),
-}
+import kcnn
+
+SWEEP_FLOOR = 16
+SWEEP_CLASSES = 7
+
+
+def small_size(name):
+    return max(kcnn.models.model_info(name).min_input_size, SWEEP_FLOOR)
+
+
+def input_shape(name, size=None):
+    """(size, size, channels) with the model's default channels; `size` defaults to the sweep's."""
+    size = small_size(name) if size is None else size
+    return (size, size, kcnn.models.model_info(name).default_input_shape[2])
+
+
+def output_shape(name, size, num_classes):
+    """The output shape without the batch axis, from the record's task."""
+    task = kcnn.models.model_info(name).task
+    if task == "classification":
+        return (num_classes,)
+    if task == "segmentation":
+        return (size, size, num_classes)
+    raise ValueError(f"{name}: unknown task {task!r} in its record")
+
+
+def small_case(name):
+    """(kwargs for a small, fast build, expected output shape without the batch axis)."""
+    size = small_size(name)
+    kwargs = {"input_shape": input_shape(name, size), "num_classes": SWEEP_CLASSES}
+    return kwargs, output_shape(name, size, SWEEP_CLASSES)
+
+
+# name: (kwargs, output shape) for every registered model, derived as above.
+SMALL = {name: small_case(name) for name in kcnn.models.list_models()}
+
+_AUX_SIZE = kcnn.models.model_info("googlenet").min_input_size_aux
 
 # (id, model name, kwargs, output shapes): builder options the defaults do not reach.
 VARIANTS = [
     ("googlenet_aux", "googlenet",
-     {"input_shape": (65, 65, 3), "num_classes": 10, "aux_logits": True}, [(10,)] * 3),
+     {"input_shape": input_shape("googlenet", _AUX_SIZE), "num_classes": 10,
+      "aux_logits": True}, [(10,)] * 3),
     ("googlenet_torchvision", "googlenet",
-     {"input_shape": (32, 32, 3), "num_classes": 10, "batch_norm": True,
-      "branch3_kernel_size": 3}, [(10,)]),
-    ("resnet50_v1", "resnet50",
-     {"input_shape": (32, 32, 3), "num_classes": 10, "stride_in_1x1": True}, [(10,)]),
-    ("resnet20_projection", "resnet20",
-     {"input_shape": (16, 16, 3), "shortcut": "projection"}, [(10,)]),
+     {**SMALL["googlenet"][0], "batch_norm": True, "branch3_kernel_size": 3},
+     [SMALL["googlenet"][1]]),
+    ("resnet50_v1", "resnet50", {**SMALL["resnet50"][0], "stride_in_1x1": True},
+     [SMALL["resnet50"][1]]),
+    ("resnet20_projection", "resnet20", {**SMALL["resnet20"][0], "shortcut": "projection"},
+     [SMALL["resnet20"][1]]),
     ("lenet5_max_relu", "lenet5", {"subsampling": "max", "activation": "relu"}, [(10,)]),
     ("vgg11_features", "vgg11",
      {"input_shape": (32, 32, 3), "include_top": False, "pooling": "avg"}, [(512,)]),
@@ -45,6 +71,6 @@ def sweep_cases(registered):
     """(id, name, kwargs, output shapes) for every registered model, then the variants."""
     cases = []
     for name in registered:
-        kwargs, shape = SMALL.get(name, (None, None))
+        kwargs, shape = small_case(name)
         cases.append((name, name, kwargs, [shape]))
     return cases + VARIANTS

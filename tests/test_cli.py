@@ -67,8 +67,8 @@ IMPORTS = textwrap.dedent("""
 
 @pytest.mark.parametrize("argv", [
     ["--help"],
-    pytest.param(["models", "vgg1?"], marks=pytest.mark.xfail(
-        strict=True, reason="needs the lazy registry, branch i12-registry")),
+    ["models", "vgg1?"],
+    ["models", "--details"],
 ])
 def test_help_and_models_import_neither_keras_nor_tensorflow(argv):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # TensorFlow's

@@ -5,13 +5,8 @@ import keras
 from kcnn.layers import ConvBlock, LocalResponseNormalization
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
-
-# Smallest input keeping the last 3×3/2 pool valid: pool3 needs 3, pool2 7, pool1 15
-# maps; conv1 (11×11/4) gives 15 from 63 with 2-pixel padding, from 67 without.
-_MIN_SIZE = 63
-_MIN_SIZE_PAPER = 67
 
 
 def _head(x, *, include_top, pooling, num_classes, classifier_activation, dropout):
@@ -49,7 +44,7 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
         A `keras.Model`.
     """
     input_shape = check_args("alexnet", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling, min_size=model_info("alexnet").min_input_size,
                              classifier_activation=classifier_activation)
     check_rate("alexnet", "dropout", dropout)
     if include_top:
@@ -96,7 +91,7 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     """
     input_shape = check_args("alexnet_paper", input_shape=input_shape,
                              num_classes=num_classes, pooling=pooling,
-                             min_size=_MIN_SIZE_PAPER,
+                             min_size=model_info("alexnet_paper").min_input_size,
                              classifier_activation=classifier_activation)
     check_rate("alexnet_paper", "dropout", dropout)
     if include_top:

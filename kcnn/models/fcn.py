@@ -6,7 +6,7 @@ import keras
 
 from kcnn.layers import BilinearUpsampling
 from kcnn.models._common import check_args, check_choice, check_fixed_size, check_rate
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import feature_extractor, register_features
 
 # Backbone: its last feature stage; the centre of the first score cell's receptive field,
@@ -20,9 +20,6 @@ _BACKBONES = {
     "alexnet": ("pool5", 111, 32),
 }
 _CLASSIFIER_SIZE = 224  # the backbones' dense heads see their last map at this input size
-# A chosen floor of one output stride: the padding makes any size computable, but images
-# up to 64 pixels already get a single score cell, spread over them by the upsampler.
-_MIN_SIZE = 32
 
 
 def _upsampler(centre, stride):
@@ -94,7 +91,7 @@ def fcn32s(*, input_shape=(224, 224, 3), num_classes=21, backbone="vgg16",
     (None, 64, 64, 5)
     """
     input_shape = check_args("fcn32s", input_shape=input_shape, num_classes=num_classes,
-                             pooling=None, min_size=_MIN_SIZE,
+                             pooling=None, min_size=model_info("fcn32s").min_input_size,
                              classifier_activation=classifier_activation)
     check_fixed_size("fcn32s", input_shape, "its padding and crop (computed from the size)")
     check_choice("fcn32s", "backbone", backbone, tuple(_BACKBONES))

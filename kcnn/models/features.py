@@ -12,7 +12,8 @@ from typing import NamedTuple
 import keras
 
 from kcnn.analysis import summarize
-from kcnn.models._registry import get_model
+from kcnn.models._info import RECORDS
+from kcnn.models._registry import get_model, load_builder
 
 _STAGES = {}
 
@@ -76,12 +77,16 @@ def feature_stages(name):
     Raises:
         ValueError: if no stage table is registered under `name`.
     """
+    if name not in _STAGES and name in RECORDS:
+        load_builder(name)
     if isinstance(_STAGES.get(name), str):
         return []
     return [stage for stage, _ in _table(name, "name")]
 
 
 def _table(name, arg):
+    if name not in _STAGES and name in RECORDS:
+        load_builder(name)  # its family module registers the table when first imported
     table = _STAGES.get(name)
     if isinstance(table, str):
         raise ValueError(f"feature_extractor: {name} has no feature stages: {table}.")

@@ -6,7 +6,7 @@ from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
                          LocalResponseNormalization)
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
 # Table 1 of the paper: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
@@ -23,8 +23,6 @@ _INCEPTION = {
 }
 _POOL_AFTER = ("3b", "4e")   # 3×3/2 max pools between the stages
 _AUX_AFTER = {"4a": "aux1", "4d": "aux2"}
-_MIN_SIZE = 32       # total stride 32
-_MIN_SIZE_AUX = 65   # the auxiliary heads' 5×5 pool needs 5×5 maps after stride 16
 
 
 @register_model
@@ -64,9 +62,11 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         A `keras.Model` with output "predictions", or outputs
         ["predictions", "aux1", "aux2"] with `aux_logits=True`.
     """
+    info = model_info("googlenet")
     input_shape = check_args("googlenet", input_shape=input_shape, num_classes=num_classes,
                              pooling=pooling,
-                             min_size=_MIN_SIZE_AUX if aux_logits else _MIN_SIZE,
+                             min_size=info.min_input_size_aux if aux_logits
+                             else info.min_input_size,
                              classifier_activation=classifier_activation)
     check_rate("googlenet", "dropout", dropout)
     if branch3_kernel_size not in (3, 5):

@@ -4,10 +4,8 @@ import keras
 
 from kcnn.models._common import (check_args, check_choice, check_fixed_size, classifier,
                                  global_pool)
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
-
-_MIN_SIZE = 16  # (16 - 4) / 2 = 6; (6 - 4) / 2 = 1
 
 
 @register_model
@@ -45,7 +43,7 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     (None, 10)
     """
     input_shape = check_args("lenet5", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling, min_size=model_info("lenet5").min_input_size,
                              classifier_activation=classifier_activation)
     check_choice("lenet5", "subsampling", subsampling, ("avg", "max"))
     if include_top:

@@ -4,11 +4,8 @@ import keras
 
 from kcnn.layers import NiNBlock
 from kcnn.models._common import check_args, check_rate, global_pool
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
-
-_MIN_SIZE = 4          # total stride of the CIFAR layout; smaller maps are all padding
-_MIN_SIZE_IMAGENET = 67  # conv1 11×11/4 and three valid 3×3/2 pools: 67 → 15 → 7 → 3 → 1
 
 
 def _classifier_block(x, filters, kernel_size, num_classes, classifier_activation):
@@ -43,7 +40,7 @@ def nin(*, input_shape=(32, 32, 3), num_classes=10, include_top=True, pooling=No
         A `keras.Model`.
     """
     input_shape = check_args("nin", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling, min_size=model_info("nin").min_input_size,
                              classifier_activation=classifier_activation)
     check_rate("nin", "dropout", dropout)
     inputs = keras.Input(shape=input_shape, name="image")
@@ -87,7 +84,7 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     """
     input_shape = check_args("nin_imagenet", input_shape=input_shape,
                              num_classes=num_classes, pooling=pooling,
-                             min_size=_MIN_SIZE_IMAGENET,
+                             min_size=model_info("nin_imagenet").min_input_size,
                              classifier_activation=classifier_activation)
     check_rate("nin_imagenet", "dropout", dropout)
     inputs = keras.Input(shape=input_shape, name="image")

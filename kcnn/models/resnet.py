@@ -5,7 +5,7 @@ import keras
 from kcnn.layers import ConvBlock, ResidualBlock
 from kcnn.layers.residual import SHORTCUTS
 from kcnn.models._common import check_args, check_choice, classifier, global_pool
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
 # ImageNet: block kind and blocks per stage; stages have 64, 128, 256, 512 filters.
@@ -16,12 +16,7 @@ _STAGES = {
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160,
-           152: 60_192_808}
 _CIFAR_DEPTHS = (20, 32, 44, 56, 110)  # 6n + 2 layers: n blocks in each of 3 stages
-_CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
-_MIN_SIZE = 32        # total stride 32
-_MIN_SIZE_CIFAR = 4   # total stride 4
 
 
 def _head(x, include_top, pooling, num_classes, classifier_activation):
@@ -34,7 +29,8 @@ def _head(x, include_top, pooling, num_classes, classifier_activation):
 def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
             classifier_activation, stride_in_1x1, name):
     input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling,
+                             min_size=model_info(f"resnet{depth}").min_input_size,
                              classifier_activation=classifier_activation)
     kind, blocks = _STAGES[depth]
     inputs = keras.Input(shape=input_shape, name="image")
@@ -55,7 +51,8 @@ def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
 def _cifar_resnet(depth, *, input_shape, num_classes, include_top, pooling,
                   classifier_activation, shortcut, name):
     input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE_CIFAR,
+                             pooling=pooling,  # the plain twins have the same minimum
+                             min_size=model_info(f"resnet{depth}").min_input_size,
                              classifier_activation=classifier_activation)
     check_choice(name, "shortcut", shortcut, SHORTCUTS)
     n = (depth - 2) // 6
@@ -82,8 +79,9 @@ def _register_imagenet(depth):
                        stride_in_1x1=stride_in_1x1, name=name)
 
     kind, blocks = _STAGES[depth]
+    params = model_info(model_name).num_params
     builder.__name__ = builder.__qualname__ = model_name
-    builder.__doc__ = f"""ResNet-{depth} (He et al., 2016). {_PARAMS[depth]:,} parameters with the 1000-class head.
+    builder.__doc__ = f"""ResNet-{depth} (He et al., 2016). {params:,} parameters with the 1000-class head.
 
     7×7/2 stem + 3×3/2 max pool, {kind} blocks {blocks} in stages of 64, 128, 256, 512
     filters, global average pooling, dense `num_classes`. No convolution bias before
@@ -121,7 +119,8 @@ def _register_cifar(depth, plain):
     builder.__name__ = builder.__qualname__ = model_name
     what = ("plain twin of ResNet-{d}: the same layers with no shortcuts (He et al. Fig. 6)"
             if plain else "CIFAR ResNet-{d} (He et al., 2016, §4.2)").format(d=depth)
-    builder.__doc__ = f"""The {what}. {_CIFAR_PARAMS[depth]:,} parameters with 10 classes.
+    params = model_info(model_name).num_params
+    builder.__doc__ = f"""The {what}. {params:,} parameters with 10 classes.
 
     3×3 conv 16 + BN + ReLU, then {(depth - 2) // 6} basic blocks in each of three stages of
     16, 32, 64 filters (32×32, 16×16, 8×8), global average pooling, dense `num_classes`.

@@ -5,7 +5,7 @@ import keras
 from kcnn.layers import ConvBlock
 from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
                                  global_pool)
-from kcnn.models._registry import register_model
+from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
 # Filters per block (configurations A, B, D, E); a 2×2/2 max pool ends each block.
@@ -16,13 +16,13 @@ _BLOCKS = {
     19: ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
 }
 _CONFIG_LETTER = {11: "A", 13: "B", 16: "D", 19: "E"}
-_MIN_SIZE = 32  # five 2×2/2 pools
 
 
 def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_activation,
          dropout, name, batch_norm):
+    model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
     input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=_MIN_SIZE,
+                             pooling=pooling, min_size=model_info(model_name).min_input_size,
                              classifier_activation=classifier_activation)
     check_rate(name, "dropout", dropout)
     if include_top:
@@ -70,7 +70,7 @@ _BN_NOTE = (" BatchNorm after every convolution (not in the paper; torchvision's
             " keep the convolution bias).")
 
 
-def _register(depth, batch_norm, params):
+def _register(depth, batch_norm):
     model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
 
     def builder(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
@@ -82,20 +82,15 @@ def _register(depth, batch_norm, params):
 
     builder.__name__ = builder.__qualname__ = model_name
     builder.__doc__ = _DOC.format(depth=depth, bn="-BN" if batch_norm else "",
-                                  params=f"{params:,}", config=_CONFIG_LETTER[depth],
+                                  params=f"{model_info(model_name).num_params:,}",
+                                  config=_CONFIG_LETTER[depth],
                                   bn_note=_BN_NOTE if batch_norm else "")
     return register_model(builder)
 
 
-
-vgg11 = _register(11, False, 132_863_336)
-vgg13 = _register(13, False, 133_047_848)
-vgg16 = _register(16, False, 138_357_544)
-vgg19 = _register(19, False, 143_667_240)
-vgg11_bn = _register(11, True, 132_868_840)
-vgg13_bn = _register(13, True, 133_053_736)
-vgg16_bn = _register(16, True, 138_365_992)
-vgg19_bn = _register(19, True, 143_678_248)
+vgg11, vgg13, vgg16, vgg19 = (_register(d, batch_norm=False) for d in (11, 13, 16, 19))
+vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn = (
+    _register(d, batch_norm=True) for d in (11, 13, 16, 19))
 
 
 # Feature stages: the five blocks, each ended by its pool (strides 2 to 32).

@@ -7,7 +7,6 @@ History-like record and a CSV.
 """
 
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -19,7 +18,7 @@ from tensorflow.core.framework import summary_pb2
 
 from kcnn.data import channel_stats, eval_batches, load_source, train_batches
 from kcnn.data.pipeline import steps_per_epoch as full_epoch_steps
-from kcnn.models import _registry, get_model
+from kcnn.models import get_model, model_info
 from kcnn.models.heads import inference_model, outputs_logits
 from kcnn.preprocessing import Preprocessing
 from kcnn.train import outputs
@@ -81,12 +80,9 @@ def make_strategy(config):
 
 
 def _default_input_shape(config):
-    """(H, W, C) from the config, falling back on the builder's default `input_shape`."""
-    if config.model not in _registry.list_models():
-        get_model(config.model)  # raises the registry's ValueError with suggestions
-    parameter = inspect.signature(_registry._MODELS[config.model]).parameters.get("input_shape")
-    default = getattr(parameter, "default", inspect.Parameter.empty)
-    if default is inspect.Parameter.empty or default is None:
+    """(H, W, C) from the config, falling back on the model's `default_input_shape`."""
+    default = model_info(config.model).default_input_shape  # raises for unknown names
+    if default is None:
         if config.image_size is None or config.channels is None:
             raise ValueError(f"model {config.model!r} has no default input_shape; set "
                              f"`image_size` and `channels` in the TrainConfig.")

@@ -1,9 +1,16 @@
-"""Trainable parameter counts pinned to shared/REFERENCE.md (and to arithmetic where it says so)."""
+"""Trainable parameter counts pinned to shared/REFERENCE.md (and to arithmetic where it says so).
+
+The numbers below are written here, independently of the code. Each model's record
+(`kcnn.models.model_info`) is pinned to them, and each builder's default build is checked
+against its record: parameters, and MACs as `kcnn.analysis.summarize` counts them (the one
+full-size build of every model in the suite that compares counts).
+"""
 
 import pytest
 
 import kcnn
 from conftest import count_trainable
+from kcnn.analysis import summarize
 
 # (test id, builder name, kwargs, reference count, source)
 REFERENCE = [
@@ -76,14 +83,40 @@ ARITHMETIC = [
 ]
 
 
-@pytest.mark.parametrize("case_id,name,kwargs,expected,source", REFERENCE + ARITHMETIC,
-                         ids=[c[0] for c in REFERENCE + ARITHMETIC])
-def test_trainable_parameters(case_id, name, kwargs, expected, source):
+CASES = REFERENCE + ARITHMETIC
+DEFAULT_BUILDS = [c for c in CASES if not c[2]]   # pinned through the records, below
+VARIANT_BUILDS = [c for c in CASES if c[2]]
+NAMES = kcnn.models.list_models()
+
+# MACs of one image, written out: LeNet-5 at 32×32 (pooling is not counted).
+HAND_MACS = {"lenet5": 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10}
+
+
+def test_every_record_count_is_the_reference():
+    unpinned = [n for n in NAMES if n not in {c[1] for c in DEFAULT_BUILDS}]
+    assert not unpinned, f"pin these models' default-build parameter counts here: {unpinned}"
+    wrong = {(case_id, source): (kcnn.models.model_info(name).num_params, expected)
+             for case_id, name, _, expected, source in DEFAULT_BUILDS
+             if kcnn.models.model_info(name).num_params != expected}
+    assert not wrong, f"(record, reference): {wrong}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_build_matches_its_record(name):
+    info = kcnn.models.model_info(name)
+    model = kcnn.models.get_model(name)
+    assert count_trainable(model) == info.num_params
+    assert tuple(model.input_shape[1:]) == info.default_input_shape
+    assert model.output_shape[-1] == info.num_classes
+    summary = summarize(model)
+    assert summary.totals["uncounted"] == ()
+    assert summary.totals["macs"] == info.macs
+    if name in HAND_MACS:
+        assert info.macs == HAND_MACS[name]
+
+
+@pytest.mark.parametrize("case_id,name,kwargs,expected,source", VARIANT_BUILDS,
+                         ids=[c[0] for c in VARIANT_BUILDS])
+def test_variant_trainable_parameters(case_id, name, kwargs, expected, source):
     model = kcnn.models.get_model(name, **kwargs)
     assert count_trainable(model) == expected, source
-
-
-def test_every_registered_model_is_pinned():
-    pinned = {c[1] for c in REFERENCE + ARITHMETIC}
-    unpinned = [n for n in kcnn.models.list_models() if n not in pinned]
-    assert not unpinned, f"pin these models' parameter counts: {unpinned}"
