@@ -15,6 +15,7 @@ _COMMANDS = (
     ("export", "kcnn.export._cli"),
     ("summary", "kcnn.analysis._cli"),
     ("train", "kcnn.train._cli"),
+    ("prepare", "kcnn.data._cli"),
 )
 
 
