@@ -8,6 +8,7 @@ Running the same command again after an interruption resumes from the last check
 """
 
 import argparse
+import contextlib
 import sys
 
 from kcnn.train.config import TrainConfig
@@ -30,7 +31,10 @@ def add_common_arguments(parser):
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any TrainConfig field (JSON values), repeatable")
     parser.add_argument("--smoke", action="store_true",
-                        help="a tiny run (2 steps, batch 4) that checks the whole path")
+                        help="a tiny run (2 steps, batch 4) that checks the whole path: on "
+                             "the dataset if it is prepared in the data dir (or is digits "
+                             "or a folder), else on TFDS mock data (random images from the "
+                             "dataset's feature spec; no network, no download)")
 
 
 def config_from_args(config, args, smoke=None):
@@ -47,11 +51,16 @@ def config_from_args(config, args, smoke=None):
     return config.replace(**changes).override(args.set)
 
 
-def run(config):
-    """`fit(config)`, with a divergence reported as an error line and exit status 1."""
+def run(config, smoke=False):
+    """`fit(config)`, with a divergence reported as an error line and exit status 1.
+
+    `smoke`: on `kcnn.data.smoke_data` (mock data when the TFDS dataset is not prepared).
+    """
+    from kcnn.data import smoke_data
     from kcnn.train.trainer import TrainingDiverged, fit
     try:
-        return fit(config)
+        with smoke_data(config.dataset, config.data_dir) if smoke else contextlib.nullcontext():
+            return fit(config)
     except TrainingDiverged as e:
         print(f"kcnn train: {e}", file=sys.stderr)
         raise SystemExit(1)
@@ -66,7 +75,7 @@ def recipe_parser(description=None):
 
 def recipe_run(config, args, *, smoke=None):
     """Applies parsed recipe `args` (and `smoke` when `--smoke`) to `config` and trains."""
-    return run(config_from_args(config, args, smoke))
+    return run(config_from_args(config, args, smoke), smoke=args.smoke)
 
 
 def recipe_main(config, argv=None, *, smoke=None, description=None):
@@ -96,4 +105,4 @@ def add_parser(subparsers):
 
 def _run(args):
     config = TrainConfig.load(args.config) if args.config else TrainConfig()
-    run(config_from_args(config, args))
+    run(config_from_args(config, args), smoke=args.smoke)
