@@ -1,7 +1,9 @@
 """TFDS through its real code (no mock): a dataset prepared here is read back exactly, and a
 dataset that is neither prepared nor downloadable fails within seconds, saying what works."""
 
+import hashlib
 import http.server
+import io
 import os
 import re
 import socket
@@ -26,17 +28,20 @@ def kcnn_command():
     return [script] if os.path.exists(script) else [sys.executable, "-m", "kcnn.cli"]
 
 
+def assert_same_examples(source, images, labels):
+    """`source` holds exactly (images, labels), in any order."""
+    got = np.argsort([image.tobytes() for image in source.images])
+    order = np.argsort([image.tobytes() for image in images])
+    np.testing.assert_array_equal(source.images[got], images[order])
+    np.testing.assert_array_equal(source.labels[got], labels[order])
+
+
 def test_prepared_dataset_reads_back_the_generated_images(tiny_tfds):
     source = load_source(tfds_cases.NAME, "train", data_dir=tiny_tfds)
     assert source.class_names == tfds_cases.CLASS_NAMES and source.num_classes == 3
     assert source.num_examples == 60 and source.channels == 3 and source.stream is None
     # The same draws, made here: PNG is lossless, so the pixels are identical.
-    rng = np.random.default_rng(tfds_cases.SPLITS["train"][1])
-    expected = [tfds_cases.draw(i % 3, 32, 32, rng) for i in range(60)]
-    order = np.argsort([img.tobytes() for img in expected])
-    got = np.argsort([img.tobytes() for img in source.images])
-    np.testing.assert_array_equal(source.images[got], np.stack(expected)[order])
-    np.testing.assert_array_equal(source.labels[got], (np.arange(60) % 3)[order])
+    assert_same_examples(source, *tfds_cases.fixed_train_split())
     gray = load_source(tfds_cases.NAME, "test", data_dir=tiny_tfds, channels=1)
     assert gray.images.shape == (15, 32, 32, 1)
 
@@ -97,28 +102,68 @@ def test_manual_download_dataset_names_the_manual_folder(tmp_path):
     assert "ILSVRC2012_img_train.tar" in message and "\n" not in message
 
 
-class _Status(http.server.BaseHTTPRequestHandler):
-    status = 200
+class _Server(http.server.BaseHTTPRequestHandler):
+    status, body, requests = 200, b"", None
 
-    def do_HEAD(self):  # noqa: N802 -- http.server's name
+    def do_HEAD(self):  # noqa: N802 -- http.server's names
+        self.requests.append(("HEAD", self.path))
         self.send_response(self.status)
+        self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
+
+    def do_GET(self):  # noqa: N802
+        self.requests.append(("GET", self.path))
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
 
     def log_message(self, *args):
         pass
 
 
-def _serve(status):
-    handler = type("Handler", (_Status,), {"status": status})
+def _serve(status, body=b""):
+    handler = type("Handler", (_Server,), {"status": status, "body": body, "requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.requests = handler.requests
     return server, f"127.0.0.1:{server.server_address[1]}"
 
 
-def test_probe_of_the_download_host(monkeypatch):
+@pytest.fixture
+def direct_local_http(monkeypatch):
+    """Requests to 127.0.0.1 go straight to it, whatever proxies the environment names."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+
+
+def test_a_downloadable_dataset_is_probed_downloaded_and_prepared(tmp_path, monkeypatch,
+                                                                 direct_local_http):
+    """What `kcnn train --dataset NAME` does online: TFDS's real downloader (checksum
+    checked) and preparation, after one HEAD request of the probe."""
+    import tensorflow_datasets as tfds
+
+    images, labels = tfds_cases.fixed_train_split()
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels)
+    body = buffer.getvalue()
+    server, host = _serve(200, body)
+    url = f"http://{host}/tiny.npz"
+    info = tfds.core.download.checksums.UrlInfo(
+        size=len(body), checksum=hashlib.sha256(body).hexdigest(), filename="tiny.npz")
+    monkeypatch.setattr(tfds_cases.KcnnTinyDownload, "url_infos", {url: info})
+    try:
+        source = load_source("kcnn_tiny_download", "train", data_dir=str(tmp_path))
+    finally:
+        server.shutdown()
+    assert server.requests == [("HEAD", "/tiny.npz"), ("GET", "/tiny.npz")]
+    assert_same_examples(source, images, labels)
+    assert source.class_names == tfds_cases.CLASS_NAMES
+
+
+def test_probe_of_the_download_host(direct_local_http):
     ok, ok_host = _serve(200)
     busy, busy_host = _serve(503)  # TFDS would retry it ten times
     silent = socket.socket()  # accepts connections, never answers

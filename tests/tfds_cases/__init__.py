@@ -60,3 +60,40 @@ class KcnnTinyShapes(tfds.core.GeneratorBasedBuilder):
             else:
                 height, width = rng.integers(24, 49, 2)
             yield i, {"image": draw(label, height, width, rng), "label": label}
+
+
+class KcnnTinyDownload(tfds.core.GeneratorBasedBuilder):
+    """The `train` split of `fixed`, downloaded as one .npz file from `url_infos`' URL.
+
+    A test serves the file on 127.0.0.1 and sets `url_infos` (normally read from the
+    builder's checksums.tsv) to {url: UrlInfo(size, sha256, filename)}.
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release."}
+    url_infos = None
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(32, 32, 3)),
+                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+            }),
+            supervised_keys=("image", "label"))
+
+    def _split_generators(self, dl_manager):
+        (url,) = self.url_infos
+        return {"train": self._generate_examples(dl_manager.download(url))}
+
+    def _generate_examples(self, path):
+        with np.load(path) as data:
+            for i, (image, label) in enumerate(zip(data["images"], data["labels"])):
+                yield i, {"image": image, "label": int(label)}
+
+
+def fixed_train_split():
+    """The images and labels of `kcnn_tiny_shapes`'s train split, drawn again."""
+    n, seed = SPLITS["train"]
+    rng = np.random.default_rng(seed)
+    return (np.stack([draw(i % len(CLASS_NAMES), 32, 32, rng) for i in range(n)]),
+            np.arange(n) % len(CLASS_NAMES))
