@@ -39,7 +39,7 @@ def assert_same_examples(source, images, labels):
 def test_prepared_dataset_reads_back_the_generated_images(tiny_tfds):
     source = load_source(tfds_cases.NAME, "train", data_dir=tiny_tfds)
     assert source.class_names == tfds_cases.CLASS_NAMES and source.num_classes == 3
-    assert source.num_examples == 60 and source.channels == 3 and source.stream is None
+    assert source.num_examples == 96 and source.channels == 3 and source.stream is None
     # The same draws, made here: PNG is lossless, so the pixels are identical.
     assert_same_examples(source, *tfds_cases.fixed_train_split())
     gray = load_source(tfds_cases.NAME, "test", data_dir=tiny_tfds, channels=1)
@@ -57,7 +57,7 @@ def test_prepare_command_on_a_prepared_dataset_says_how_to_copy(tiny_tfds, capsy
     assert main(["prepare", tfds_cases.NAME, "--data-dir", tiny_tfds]) == 0
     out = capsys.readouterr().out
     assert f"{tfds_cases.NAME}/fixed/1.0.0 is prepared in {tiny_tfds}" in out
-    assert "train: 60" in out and os.path.join(tiny_tfds, tfds_cases.NAME) in out
+    assert "train: 96" in out and os.path.join(tiny_tfds, tfds_cases.NAME) in out
     assert "TFDS_DATA_DIR" in out
 
 
@@ -125,7 +125,7 @@ class _Server(http.server.BaseHTTPRequestHandler):
 def _serve(status, body=b""):
     handler = type("Handler", (_Server,), {"status": status, "body": body, "requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     server.requests = handler.requests
     return server, f"127.0.0.1:{server.server_address[1]}"
 

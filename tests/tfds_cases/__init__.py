@@ -11,7 +11,7 @@ import tensorflow_datasets as tfds
 
 NAME = "kcnn_tiny_shapes"
 CLASS_NAMES = ("hbars", "vbars", "square")
-SPLITS = {"train": (60, 0), "test": (15, 1), "validation": (15, 2)}  # (examples, seed)
+SPLITS = {"train": (96, 0), "test": (15, 1), "validation": (15, 2)}  # (examples, seed)
 
 
 def draw(label, height, width, rng):
