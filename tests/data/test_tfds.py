@@ -88,6 +88,13 @@ def test_offline_kcnn_train_fails_fast_with_the_remedy(offline_env):
                    "TFDS_DATA_DIR", "--dataset digits", "--dataset folder:PATH"):
         assert remedy in message
     assert os.listdir(empty) == []  # nothing half-written
+    # docs/training.md shows this message (its folder: the default, as root; no network).
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "training.md"),
+               encoding="utf-8").read()
+    (shown,) = [line for line in doc.splitlines() if line.startswith("kcnn train: error:")]
+    same = [re.sub(r"unreachable: \w+", "unreachable", m) for m in (
+        shown.replace("/root/tensorflow_datasets", empty), message)]
+    assert same[0] == same[1]
 
 
 def test_manual_download_dataset_names_the_manual_folder(tmp_path):
