@@ -38,6 +38,9 @@ _COMMANDS = {
     "export": _Command(
         "kcnn.export._cli",
         "export a trained model as a versioned SavedModel for TF Serving", "tensorflow"),
+    "prepare": _Command(
+        "kcnn.data._cli",
+        "download and prepare a TFDS dataset (to train offline, elsewhere)", "tensorflow"),
 }
 
 

@@ -1,6 +1,7 @@
 """Shared checkers: every model and every layer goes through the same checks."""
 
 import os
+import socket
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -12,6 +13,13 @@ import pytest  # noqa: E402
 def count_trainable(model):
     """Trainable parameters, as papers and torchvision count them."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def closed_port():
+    """A local TCP port that nothing listens on (connections are refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def random_images(shape, batch=2, seed=0):
@@ -58,3 +66,31 @@ def temporary_model(monkeypatch):
         return builder
 
     return register
+
+
+@pytest.fixture(scope="session")
+def tiny_tfds(tmp_path_factory):
+    """A TFDS data folder holding `kcnn_tiny_shapes` (configs `fixed` and `varied`, see
+    tests/tfds_cases.py), prepared once per session by `kcnn prepare`, the command the
+    offline error recommends, through the real tensorflow-datasets code (no mock)."""
+    import tfds_cases
+
+    from kcnn.cli import main
+
+    data_dir = str(tmp_path_factory.mktemp("tfds"))
+    for config in ("fixed", "varied"):
+        assert main(["prepare", f"{tfds_cases.NAME}/{config}", "--data-dir", data_dir]) == 0
+    return data_dir
+
+
+@pytest.fixture
+def offline_env(tmp_path):
+    """Environment variables under which any HTTP(S) request fails at once (a proxy on a
+    closed port), with an empty TFDS_DATA_DIR: a machine with no network."""
+    empty = tmp_path / "empty_tfds"
+    empty.mkdir()
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, http_proxy=proxy, https_proxy=proxy,
+               TFDS_DATA_DIR=str(empty))
+    return env

@@ -6,6 +6,7 @@ epoch's order is an exact permutation; large TFDS splits are a `stream`.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import os
@@ -14,6 +15,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kcnn.data.tfds_prepare import is_prepared, prepare_tfds, tfds_builder
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 ON_ERROR = ("skip", "raise")
 # TFDS splits with a fixed image shape and at most this many bytes are held in memory (the
@@ -21,6 +24,8 @@ ON_ERROR = ("skip", "raise")
 IN_MEMORY_BYTES = 512 << 20
 
 log = logging.getLogger("kcnn.data")
+# True inside smoke_data's TFDS mock: builders are read as mocked, never prepared.
+_SMOKE_MOCK = False
 
 
 @dataclasses.dataclass
@@ -50,8 +55,10 @@ def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
 
     Args:
         name: str. `"digits"` (scikit-learn's 8×8 handwritten digits, offline), a TFDS
-            name such as `"cifar10"`, or `"folder:PATH"` (or an existing directory) with one
-            sub-folder of images per class.
+            name such as `"cifar10"` (read from `data_dir`; if it is not prepared there, it
+            is downloaded and prepared as `tfds.load` does, see `prepare_tfds`), or
+            `"folder:PATH"` (or an existing directory) with one sub-folder of images per
+            class.
         split: str. `"train"`, `"test"` or a TFDS split such as `"validation"`. A folder
             with `train/` and `test/` sub-folders uses them; otherwise (and for digits) a
             fixed, stratified `holdout` fraction is the `"test"` split.
@@ -63,6 +70,11 @@ def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
 
     Returns:
         A `Source`.
+
+    Raises:
+        ValueError: a bad argument, an unknown dataset or an unreadable folder.
+        DatasetUnavailableError: (a `ValueError`) a TFDS dataset that is not prepared and
+            cannot be prepared here (offline); the message says how to prepare it.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"`dataset` must be a non-empty string; got dataset={name!r}.")
@@ -70,11 +82,53 @@ def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
         raise ValueError(f"`on_error` must be 'skip' or 'raise'; got on_error={on_error!r}.")
     if channels not in (None, 1, 3):
         raise ValueError(f"`channels` must be 1, 3 or None; got channels={channels!r}.")
-    if name == "digits":
+    kind = _kind(name)
+    if kind == "digits":
         return _digits(split, channels, holdout)
-    if name.startswith("folder:") or os.path.isdir(name):
+    if kind == "folder":
         return _folder(name.removeprefix("folder:"), split, channels or 3, on_error, holdout)
     return _tfds(name, split, data_dir, channels)
+
+
+def _kind(name):
+    if name == "digits":
+        return "digits"
+    return "folder" if name.startswith("folder:") or os.path.isdir(name) else "tfds"
+
+
+@contextlib.contextmanager
+def smoke_data(name, data_dir=None, num_examples=12):
+    """The data of a `--smoke` run: dataset `name` if it is here, else TFDS mock data.
+
+    Inside the context, `load_source(name, ...)` reads digits, a folder or a TFDS dataset
+    prepared in `data_dir` as usual; a TFDS dataset that is not prepared gives
+    `num_examples` random examples per split, generated from its own feature spec by
+    `tfds.testing.mock_data`: no network, no download. It prints which of the two it is.
+
+    Args:
+        name: str. The dataset, as `load_source` takes it.
+        data_dir: str or None. The TFDS data folder.
+        num_examples: int. Mock examples per split.
+    """
+    global _SMOKE_MOCK
+    if _kind(name) != "tfds":
+        yield
+        return
+    builder = tfds_builder(name, data_dir)
+    root = os.fspath(builder.data_dir_root)
+    if is_prepared(builder):
+        print(f"--smoke: on {name} as prepared in {root}.")
+        yield
+        return
+    import tensorflow_datasets as tfds
+    print(f"--smoke: {name} is not prepared in {root}; on TFDS mock data instead "
+          f"({num_examples} random examples per split from its feature spec, no download).")
+    with tfds.testing.mock_data(num_examples=num_examples):
+        _SMOKE_MOCK = True
+        try:
+            yield
+        finally:
+            _SMOKE_MOCK = False
 
 
 def _holdout_split(labels, split, holdout, root):
@@ -183,18 +237,14 @@ def _folder(root, split, channels, on_error, holdout):
 
 
 def _tfds(name, split, data_dir, channels):
-    import tensorflow_datasets as tfds
-    try:
-        ds, info = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True,
-                             with_info=True, shuffle_files=False)
-    except tfds.core.registered.DatasetNotFoundError as e:
-        raise ValueError(f"Unknown dataset={name!r}: not 'digits', an existing folder or "
-                         f"a TFDS name ({str(e).splitlines()[0]}).") from e
-    except Exception as e:  # noqa: BLE001 -- TFDS raises many kinds when data is missing
-        raise RuntimeError(f"Could not load TFDS dataset {name!r}, split {split!r} "
-                           f"(data_dir={data_dir!r}): {e}. With no network, prepare it "
-                           f"with `tfds build {name}` elsewhere and pass its data_dir, or "
-                           f"use dataset='digits' or a folder.") from e
+    # builder + as_dataset is tfds.load(..., as_supervised=True); preparing goes through
+    # prepare_tfds, which fails fast with the remedy when the dataset cannot be downloaded.
+    if _SMOKE_MOCK:
+        builder = tfds_builder(name, data_dir)
+    else:
+        builder = prepare_tfds(name, data_dir)
+    ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    info = builder.info
     label = info.features[info.supervised_keys[1]]
     image_shape = tuple(info.features[info.supervised_keys[0]].shape)
     own_channels = image_shape[-1]

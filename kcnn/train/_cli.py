@@ -26,4 +26,4 @@ def add_parser(subparsers):
 def _run(args):
     show_renamed_fields()
     config = TrainConfig.load(args.config) if args.config else TrainConfig()
-    run(config_from_args(config, args))
+    run(config_from_args(config, args), smoke=args.smoke)

@@ -16,6 +16,7 @@ whole path) then work on it.
 """
 
 import argparse
+import contextlib
 import sys
 import warnings
 
@@ -42,7 +43,10 @@ def add_arguments(parser):
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any TrainConfig field (JSON values), repeatable")
     parser.add_argument("--smoke", action="store_true",
-                        help="a tiny run (2 steps, batch 4) that checks the whole path")
+                        help="a tiny run (2 steps, batch 4) that checks the whole path: on "
+                             "the dataset if it is prepared in the data dir (or is digits "
+                             "or a folder), else on TFDS mock data (random images from the "
+                             "dataset's feature spec; no network, no download)")
 
 
 def show_renamed_fields():
@@ -68,11 +72,19 @@ def config_from_args(config, args, smoke=None):
     return config.replace(**changes).override(args.set)
 
 
-def run(config):
-    """`fit(config)`, with a divergence reported as an error line and exit status 1."""
+def run(config, smoke=False):
+    """`fit(config)`, with a divergence reported as an error line and exit status 1.
+
+    Args:
+        config: a `TrainConfig`.
+        smoke: bool. Train on `kcnn.data.smoke_data` (TFDS mock data when the dataset is
+            not prepared). Defaults to `False`.
+    """
+    from kcnn.data import smoke_data
     from kcnn.train.trainer import TrainingDiverged, fit
     try:
-        return fit(config)
+        with smoke_data(config.dataset, config.data_dir) if smoke else contextlib.nullcontext():
+            return fit(config)
     except TrainingDiverged as e:
         print(f"kcnn train: {e}", file=sys.stderr)
         raise SystemExit(1)
@@ -92,7 +104,7 @@ def recipe_run(config, args, *, smoke=None):
         The `FitResult`.
     """
     show_renamed_fields()
-    return run(config_from_args(config, args, smoke))
+    return run(config_from_args(config, args, smoke), smoke=args.smoke)
 
 
 def recipe_main(config, argv=None, *, smoke=None, description=None):
