@@ -10,14 +10,16 @@ __version__ = "0.1.0"
 # library, `layers`, `analysis` and `convert` need only Keras (and so TensorFlow only under
 # its backend); `data`, `train` and `export` import TensorFlow.
 _SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export",
-                "preprocessing", "io")
+                "preprocessing", "io", "saving")
 
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
         return importlib.import_module(f"kcnn.{name}")
+    if name == "load_model":  # kcnn.saving.load_model: a .keras file with kcnn's layers
+        return importlib.import_module("kcnn.saving").load_model
     raise AttributeError(f"module 'kcnn' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted({*globals(), *_SUBPACKAGES})
+    return sorted({*globals(), *_SUBPACKAGES, "load_model"})

@@ -75,17 +75,15 @@ def resolve_source(source, preprocessing=None):
 
 
 def _run(args):
-    import keras
-
-    import kcnn.layers  # noqa: F401  (registers kcnn's layers for loading)
     from kcnn.export import VerificationError, export_saved_model
     from kcnn.preprocessing import Preprocessing
+    from kcnn.saving import load_model
 
     try:
         model_file, prep_file = resolve_source(args.source, args.preprocessing)
         preprocessing = Preprocessing.load(prep_file) if prep_file else None
         try:
-            model = keras.saving.load_model(model_file, compile=False, safe_mode=True)
+            model = load_model(model_file)
         except Exception as e:  # noqa: BLE001  (any load failure: say which file)
             raise ValueError(f"Cannot load model file {model_file!r}: {e}") from e
         if prep_file is None:
