@@ -15,6 +15,29 @@ SCRIPT = textwrap.dedent("""
     import numpy as np
     import keras
     assert keras.backend.backend() == "jax", keras.backend.backend()
+
+    # Weights are drawn with NumPy here. Keras's JAX initializers compile one XLA program
+    # per weight shape (GoogLeNet: 57 programs, 9 of its 10 s of building); that is Keras's
+    # code, and what this test checks is kcnn's layers and builders on JAX.
+    import jax.numpy as jnp
+    from keras.src.backend.jax import random as jax_random
+    rng = np.random.default_rng(0)
+
+    def _truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        x = rng.standard_normal(tuple(shape))
+        x = np.where(np.abs(x) > 2, np.clip(rng.standard_normal(tuple(shape)), -2, 2), x)
+        return jnp.asarray((mean + stddev * x).astype(dtype or "float32"))
+
+    def _normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        x = mean + stddev * rng.standard_normal(tuple(shape))
+        return jnp.asarray(x.astype(dtype or "float32"))
+
+    def _uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return jnp.asarray(rng.uniform(minval, maxval, tuple(shape)).astype(dtype or "float32"))
+
+    jax_random.truncated_normal, jax_random.normal = _truncated_normal, _normal
+    jax_random.uniform = _uniform
+
     import kcnn
     assert "tensorflow" not in sys.modules, "kcnn layers and builders must not import TensorFlow"
     from model_cases import SMALL
@@ -24,7 +47,8 @@ SCRIPT = textwrap.dedent("""
         shapes = [shape]
         model = kcnn.models.get_model(case_id, **kwargs)
         x = np.random.default_rng(0).standard_normal((2, *model.input_shape[1:])).astype("float32")
-        outputs = model.predict_on_batch(x)
+        outputs = model(x, training=False)  # eager: one small program per op and shape,
+        # shared between models (a jitted predict compiles each model whole, ~1.5x slower)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         results[case_id] = {
             "shapes": [list(o.shape) for o in outputs],
@@ -36,7 +60,7 @@ SCRIPT = textwrap.dedent("""
     features = kcnn.models.feature_extractor("resnet20", input_shape=(None, None, 3))
     for size, cells in (((12, 20), [(12, 20), (12, 20), (6, 10), (3, 5)]),
                         ((9, 7), [(9, 7), (9, 7), (5, 4), (3, 2)])):
-        maps = features.predict_on_batch(np.zeros((1, *size, 3), "float32"))
+        maps = features(np.zeros((1, *size, 3), "float32"), training=False)
         results[f"resnet20_features_{size[0]}x{size[1]}"] = {
             "shapes": [list(m.shape) for m in maps],
             "expected": [[1, *c, k] for c, k in zip(cells, (16, 16, 32, 64))],
