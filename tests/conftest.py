@@ -22,6 +22,14 @@ def closed_port():
         return s.getsockname()[1]
 
 
+def check_totals(name, model, summary):
+    """`kcnn.analysis.summarize`'s totals are the model's own weights, every layer counted."""
+    assert summary.totals["params"] == count_trainable(model), name
+    assert summary.totals["non_trainable"] == int(sum(
+        np.prod(w.shape) for w in model.non_trainable_weights)), name
+    assert summary.totals["uncounted"] == (), (name, summary.totals["uncounted"])
+
+
 def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).standard_normal((batch, *shape)).astype("float32")
 

@@ -1,11 +1,15 @@
-"""Registry-wide sweep: every registered model builds, runs and learns at a small size."""
+"""Registry-wide sweep: every registered model (and variant) is built once, at a small size,
+and goes through every model check: it runs, every weight learns, `summarize` counts all of
+it, and a `.keras` file loaded with `safe_mode=True` gives the same outputs."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import kcnn
-from conftest import as_list, count_trainable, random_images
+from conftest import (as_list, assert_keras_roundtrip, check_totals, count_trainable,
+                      random_images)
+from kcnn.analysis import summarize
 from model_cases import sweep_cases
 
 # Every registered model (its size and output shape derived from its record), then variants.
@@ -14,9 +18,7 @@ CASES = sweep_cases(kcnn.models.list_models())
 GRADIENT_LIMIT = 70_000_000
 
 
-@pytest.mark.parametrize("case_id,name,kwargs,shapes", CASES, ids=[c[0] for c in CASES])
-def test_forward_and_gradients(case_id, name, kwargs, shapes):
-    model = kcnn.models.get_model(name, **kwargs)
+def check_forward_and_gradients(case_id, model, shapes):
     x = random_images(model.input_shape[1:], batch=2)
     with tf.GradientTape() as tape:
         outputs = as_list(model(x, training=True))
@@ -25,13 +27,22 @@ def test_forward_and_gradients(case_id, name, kwargs, shapes):
     assert [tuple(o.shape) for o in outputs] == [(2, *s) for s in shapes]
     for o in outputs:
         assert np.isfinite(o.numpy()).all()
-    if case_id == name and kcnn.models.feature_stages(name):
-        # Its stage table names layers of what its builder builds (more in test_features.py).
-        features = kcnn.models.feature_extractor(model)
-        assert features.feature_info.names() == kcnn.models.feature_stages(name)
     if count_trainable(model) > GRADIENT_LIMIT:
         return
     grads = tape.gradient(loss, model.trainable_weights)
     dead = [w.path for w, g in zip(model.trainable_weights, grads)
             if g is None or not np.any(g.numpy())]
     assert not dead, f"{case_id}: weights with no gradient: {dead}"
+
+
+@pytest.mark.parametrize("case_id,name,kwargs,shapes", CASES, ids=[c[0] for c in CASES])
+def test_every_model_check(case_id, name, kwargs, shapes, tmp_path):
+    model = kcnn.models.get_model(name, **kwargs)
+    check_forward_and_gradients(case_id, model, shapes)
+    check_totals(case_id, model, summarize(model))
+    if case_id == name and kcnn.models.feature_stages(name):
+        # Its stage table names layers of what its builder builds (more in test_features.py).
+        features = kcnn.models.feature_extractor(model)
+        assert features.feature_info.names() == kcnn.models.feature_stages(name)
+    x = random_images(model.input_shape[1:], batch=2, seed=3)
+    assert_keras_roundtrip(model, x, tmp_path / f"{case_id}.keras", atol=1e-6)
