@@ -1,7 +1,9 @@
 """Shared checkers: every model and every layer goes through the same checks."""
 
+import collections
 import os
 import socket
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -107,3 +109,33 @@ def offline_env(tmp_path):
     env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, http_proxy=proxy, https_proxy=proxy,
                TFDS_DATA_DIR=str(empty))
     return env
+
+
+# --- the suite's time budget: a report, not a timed test --------------------------------
+
+BUDGET_S = 360  # the whole suite on an idle 2-core machine (CI's size)
+_SESSION = {}
+
+
+def pytest_sessionstart(session):
+    _SESSION["start"] = time.perf_counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints the suite's wall time against its budget, and the files that cost the most."""
+    if "start" not in _SESSION:
+        return
+    wall = time.perf_counter() - _SESSION["start"]
+    per_file = collections.Counter()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if hasattr(report, "duration") and hasattr(report, "nodeid"):
+                per_file[report.nodeid.split("::")[0]] += report.duration
+    if not per_file:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("time budget")
+    write(f"suite: {wall:.0f} s wall of a {BUDGET_S} s budget (idle 2-core machine; a busy "
+          f"one takes longer); {sum(per_file.values()):.0f} s of test time over all workers")
+    for path, seconds in per_file.most_common(8):
+        write(f"  {seconds:6.1f} s  {path}")
