@@ -11,7 +11,6 @@ import argparse
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from benchmarks import settings
 from benchmarks._timing import log, throughput, write_result
