@@ -111,6 +111,20 @@ def offline_env(tmp_path):
     return env
 
 
+# --- two workers (pytest-xdist, --dist loadgroup) ---------------------------------------
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests sharing a module-scoped fixture run in one worker, so that it is built once;
+    every other test goes to whichever worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 # --- the suite's time budget: a report, not a timed test --------------------------------
 
 BUDGET_S = 360  # the whole suite on an idle 2-core machine (CI's size)
