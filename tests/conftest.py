@@ -6,6 +6,11 @@ import socket
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # The workers share the cores: each TensorFlow op gets its share of them (on CI's 2
+    # cores, one thread per worker) instead of every worker using them all.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(
+        1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -111,18 +116,13 @@ def offline_env(tmp_path):
     return env
 
 
-# --- two workers (pytest-xdist, --dist loadgroup) ---------------------------------------
+# --- two workers (pytest-xdist, --dist loadfile) ----------------------------------------
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Tests sharing a module-scoped fixture run in one worker, so that it is built once;
-    every other test goes to whichever worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+def pytest_collection_modifyitems(items):
+    """Files with `slow` tests first (stable otherwise): xdist hands out files in this order,
+    so the long ones run side by side from the start and the short ones fill the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 # --- the suite's time budget: a report, not a timed test --------------------------------

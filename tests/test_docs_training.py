@@ -10,9 +10,12 @@ import subprocess
 import sys
 import time
 
-import tfds_cases  # registers the tiny builder, in this process only
+import pytest
 
+import tfds_cases  # registers the tiny builder, in this process only
 from kcnn.cli import main
+
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "docs", "training.md")
 SECTION = "## TFDS data: prepare on one machine, train on another"

@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 pytest.importorskip("jax")
 
 SCRIPT = textwrap.dedent("""

@@ -12,6 +12,8 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import report  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 
 def _run(args, env=None, timeout=600):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT, **(env or {}))

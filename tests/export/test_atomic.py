@@ -13,6 +13,8 @@ from export.export_helpers import numeric_dirs
 from kcnn.export import export_saved_model
 from kcnn.export.saved_model import TMP_PREFIX
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):

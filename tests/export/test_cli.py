@@ -16,6 +16,8 @@ from kcnn.cli import main
 from kcnn.data import Preprocessing, eval_transform, load_source
 from kcnn.train import TrainConfig, fit
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory):

@@ -14,6 +14,8 @@ from export.export_helpers import LENET_PREPROCESSING
 from kcnn.export import VerificationError, export_saved_model, verify_saved_model
 from kcnn.export import verify as verify_module
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 CIFAR = {"image_size": [32, 32], "channels": 3, "scale": 1 / 255,
          "mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616],
          "class_names": None}

@@ -12,6 +12,8 @@ import kcnn
 from conftest import check_totals, count_trainable
 from kcnn.analysis import summarize
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 # (test id, builder name, kwargs, reference count, source)
 REFERENCE = [
     ("lenet5", "lenet5", {}, 61_706, "REFERENCE.md, modern LeNet-5"),

@@ -12,6 +12,8 @@ from conftest import (as_list, assert_keras_roundtrip, check_totals, count_train
 from kcnn.analysis import summarize
 from model_cases import sweep_cases
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 # Every registered model (its size and output shape derived from its record), then variants.
 CASES = sweep_cases(kcnn.models.list_models())
 # Models small enough for the gradient check on CI's 2 cores (at the sweep's input size).

@@ -8,6 +8,8 @@ import os
 import pytest
 import tfds_cases
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 FIXED, VARIED = tfds_cases.NAME, f"{tfds_cases.NAME}/varied"
 

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 WORKERS = os.path.join(os.path.dirname(__file__), "_workers.py")
 TIMEOUT = 240  # seconds; a hung collective must fail the test, never hang CI
 

@@ -5,7 +5,11 @@ import json
 import os
 import time
 
+import pytest
+
 from kcnn.cli import main
+
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
 
 
 def test_quickstart_command(tmp_path, monkeypatch, capsys):

@@ -15,6 +15,8 @@ import tensorflow as tf
 
 from kcnn.train.checkpoint import CheckpointManager
 
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+
 WORKERS = os.path.join(os.path.dirname(__file__), "_workers.py")
 TIMEOUT = 240
 TOTAL_STEPS = 2 * (1438 // 16)  # 2 epochs of the digits training split, batch 16
