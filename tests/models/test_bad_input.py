@@ -124,7 +124,8 @@ def test_fuzz_bad_arguments(name, no_layers):
         error = refusal(name, {arg: value})
         if error is None:
             failures.append(f"{arg}={value!r}: accepted")
-        elif not isinstance(error, (ValueError, TypeError)) or f"`{arg}`" not in str(error) or not str(error).startswith(f"{name}: "):
+        elif (not isinstance(error, (ValueError, TypeError)) or f"`{arg}`" not in str(error)
+              or not str(error).startswith(f"{name}: ")):
             failures.append(f"{arg}={value!r}: {type(error).__name__}: {error}")
     for arg in UNKNOWN_KEYWORDS:
         error = refusal(name, {arg: 1})
