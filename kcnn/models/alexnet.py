@@ -3,20 +3,22 @@
 import keras
 
 from kcnn.layers import ConvBlock, LocalResponseNormalization
-from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
+from kcnn.models._common import (check_args, check_dense_head, check_fixed_size, classifier,
                                  global_pool)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
 
-def _head(x, *, include_top, pooling, num_classes, classifier_activation, dropout):
+def _head(model, x, *, input_shape, include_top, pooling, num_classes, classifier_activation,
+          dropout):
     if not include_top:
         return global_pool(x, pooling)
     x = keras.layers.Flatten(name="flatten")(x)
+    check_dense_head(model, x, 4096, "fc1", input_shape)
     for i in (1, 2):
         x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
         x = keras.layers.Dense(4096, activation="relu", name=f"fc{i}")(x)
-    return classifier(x, num_classes, classifier_activation)
+    return classifier(model, x, num_classes, classifier_activation)
 
 
 @register_model
@@ -43,10 +45,10 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
     Returns:
         A `keras.Model`.
     """
-    input_shape = check_args("alexnet", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=model_info("alexnet").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate("alexnet", "dropout", dropout)
+    input_shape = check_args(
+        "alexnet", min_size=model_info("alexnet").min_input_size, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, dropout=dropout, name=name)
     if include_top:
         check_fixed_size("alexnet", input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
@@ -58,7 +60,8 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
     x = ConvBlock(256, 3, padding=1, name="conv4")(x)
     x = ConvBlock(256, 3, padding=1, name="conv5")(x)                       # 13×13×256
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)            # 6×6×256
-    x = _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+    x = _head("alexnet", x, input_shape=input_shape, include_top=include_top,
+              pooling=pooling, num_classes=num_classes,
               classifier_activation=classifier_activation, dropout=dropout)
     return keras.Model(inputs, x, name=name)
 
@@ -89,11 +92,11 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     Returns:
         A `keras.Model`.
     """
-    input_shape = check_args("alexnet_paper", input_shape=input_shape,
-                             num_classes=num_classes, pooling=pooling,
-                             min_size=model_info("alexnet_paper").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate("alexnet_paper", "dropout", dropout)
+    input_shape = check_args(
+        "alexnet_paper", min_size=model_info("alexnet_paper").min_input_size,
+        input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+        pooling=pooling, classifier_activation=classifier_activation, dropout=dropout,
+        name=name)
     if include_top:
         check_fixed_size("alexnet_paper", input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
@@ -107,7 +110,8 @@ def alexnet_paper(*, input_shape=(227, 227, 3), num_classes=1000, include_top=Tr
     x = ConvBlock(384, 3, padding=1, groups=2, name="conv4")(x)
     x = ConvBlock(256, 3, padding=1, groups=2, name="conv5")(x)               # 13×13×256
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)              # 6×6×256
-    x = _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+    x = _head("alexnet_paper", x, input_shape=input_shape, include_top=include_top,
+              pooling=pooling, num_classes=num_classes,
               classifier_activation=classifier_activation, dropout=dropout)
     return keras.Model(inputs, x, name=name)
 

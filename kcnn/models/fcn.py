@@ -5,7 +5,7 @@ import math
 import keras
 
 from kcnn.layers import BilinearUpsampling
-from kcnn.models._common import check_args, check_choice, check_fixed_size, check_rate
+from kcnn.models._common import check_args, check_fixed_size, check_layer_size
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import feature_extractor, register_features
 
@@ -90,14 +90,17 @@ def fcn32s(*, input_shape=(224, 224, 3), num_classes=21, backbone="vgg16",
     >>> model.output_shape
     (None, 64, 64, 5)
     """
-    input_shape = check_args("fcn32s", input_shape=input_shape, num_classes=num_classes,
-                             pooling=None, min_size=model_info("fcn32s").min_input_size,
-                             classifier_activation=classifier_activation)
+    input_shape = check_args(
+        "fcn32s", min_size=model_info("fcn32s").min_input_size,
+        choices={"backbone": tuple(_BACKBONES)}, input_shape=input_shape,
+        num_classes=num_classes, backbone=backbone,
+        classifier_activation=classifier_activation, dropout=dropout, name=name)
     check_fixed_size("fcn32s", input_shape, "its padding and crop (computed from the size)")
-    check_choice("fcn32s", "backbone", backbone, tuple(_BACKBONES))
-    check_rate("fcn32s", "dropout", dropout)
     stage, centre, stride = _BACKBONES[backbone]
     kernel, before = _upsampler(centre, stride)
+    # The upsampler's kernel grows with the square of the classes: checked before any layer.
+    check_layer_size("fcn32s", "upscore", (kernel, kernel, num_classes, num_classes),
+                     "num_classes", num_classes)
 
     # The backbone's convolutional body, for any size; its dense head, as convolutions:
     # fc1 over the window that the classifier's first dense layer sees, fc2 1×1.

@@ -4,8 +4,7 @@ import keras
 
 from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
                          LocalResponseNormalization)
-from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
-                                 global_pool)
+from kcnn.models._common import check_args, check_fixed_size, classifier, global_pool
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -63,15 +62,14 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         ["predictions", "aux1", "aux2"] with `aux_logits=True`.
     """
     info = model_info("googlenet")
-    input_shape = check_args("googlenet", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling,
-                             min_size=info.min_input_size_aux if aux_logits
-                             else info.min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate("googlenet", "dropout", dropout)
-    if branch3_kernel_size not in (3, 5):
-        raise ValueError("googlenet: `branch3_kernel_size` must be 5 (paper) or 3 "
-                         f"(torchvision); got branch3_kernel_size={branch3_kernel_size!r}.")
+    input_shape = check_args(
+        "googlenet",  # aux_logits is checked before input_shape, whose minimum it sets
+        min_size=info.min_input_size_aux if aux_logits is True else info.min_input_size,
+        choices={"branch3_kernel_size": (5, 3)}, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, aux_logits=aux_logits,
+        batch_norm=batch_norm, branch3_kernel_size=branch3_kernel_size, dropout=dropout,
+        name=name)
     if aux_logits and not include_top:
         raise ValueError("googlenet: `aux_logits=True` needs `include_top=True`.")
     if aux_logits:
@@ -104,7 +102,7 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = classifier("googlenet", x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)

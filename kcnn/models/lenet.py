@@ -2,7 +2,7 @@
 
 import keras
 
-from kcnn.models._common import (check_args, check_choice, check_fixed_size, classifier,
+from kcnn.models._common import (check_args, check_dense_head, check_fixed_size, classifier,
                                  global_pool)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
@@ -42,10 +42,12 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     >>> model.output_shape
     (None, 10)
     """
-    input_shape = check_args("lenet5", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=model_info("lenet5").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_choice("lenet5", "subsampling", subsampling, ("avg", "max"))
+    input_shape = check_args(
+        "lenet5", min_size=model_info("lenet5").min_input_size,
+        choices={"subsampling": ("avg", "max")}, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, activation=activation,
+        subsampling=subsampling, name=name)
     if include_top:
         check_fixed_size("lenet5", input_shape)
     pool = keras.layers.AveragePooling2D if subsampling == "avg" else keras.layers.MaxPooling2D
@@ -57,9 +59,10 @@ def lenet5(*, input_shape=(32, 32, 1), num_classes=10, include_top=True, pooling
     x = pool(2, name="s4")(x)                                                # 5×5×16
     if include_top:
         x = keras.layers.Flatten(name="flatten")(x)                          # 400
+        check_dense_head("lenet5", x, 120, "f5", input_shape)
         x = keras.layers.Dense(120, activation=activation, name="f5")(x)
         x = keras.layers.Dense(84, activation=activation, name="f6")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = classifier("lenet5", x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)

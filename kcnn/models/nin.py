@@ -3,7 +3,7 @@
 import keras
 
 from kcnn.layers import NiNBlock
-from kcnn.models._common import check_args, check_rate, global_pool
+from kcnn.models._common import check_args, global_pool
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -39,10 +39,10 @@ def nin(*, input_shape=(32, 32, 3), num_classes=10, include_top=True, pooling=No
     Returns:
         A `keras.Model`.
     """
-    input_shape = check_args("nin", input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=model_info("nin").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate("nin", "dropout", dropout)
+    input_shape = check_args(
+        "nin", min_size=model_info("nin").min_input_size, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, dropout=dropout, name=name)
     inputs = keras.Input(shape=input_shape, name="image")
     x = NiNBlock((192, 160, 96), 5, name="mlpconv1")(inputs)                  # 32×32×96
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)  # 16×16
@@ -82,11 +82,11 @@ def nin_imagenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=Tru
     Returns:
         A `keras.Model`.
     """
-    input_shape = check_args("nin_imagenet", input_shape=input_shape,
-                             num_classes=num_classes, pooling=pooling,
-                             min_size=model_info("nin_imagenet").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate("nin_imagenet", "dropout", dropout)
+    input_shape = check_args(
+        "nin_imagenet", min_size=model_info("nin_imagenet").min_input_size,
+        input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+        pooling=pooling, classifier_activation=classifier_activation, dropout=dropout,
+        name=name)
     inputs = keras.Input(shape=input_shape, name="image")
     x = NiNBlock((96, 96, 96), 11, strides=4, padding="valid", name="mlpconv1")(inputs)  # 54
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)               # 26×26×96

@@ -4,7 +4,7 @@ import keras
 
 from kcnn.layers import ConvBlock, ResidualBlock
 from kcnn.layers.residual import SHORTCUTS
-from kcnn.models._common import check_args, check_choice, classifier, global_pool
+from kcnn.models._common import check_args, classifier, global_pool
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -19,19 +19,20 @@ _STAGES = {
 _CIFAR_DEPTHS = (20, 32, 44, 56, 110)  # 6n + 2 layers: n blocks in each of 3 stages
 
 
-def _head(x, include_top, pooling, num_classes, classifier_activation):
+def _head(model, x, include_top, pooling, num_classes, classifier_activation):
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-        return classifier(x, num_classes, classifier_activation)
+        return classifier(model, x, num_classes, classifier_activation)
     return global_pool(x, pooling)
 
 
 def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
             classifier_activation, stride_in_1x1, name):
-    input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling,
-                             min_size=model_info(f"resnet{depth}").min_input_size,
-                             classifier_activation=classifier_activation)
+    model = f"resnet{depth}"
+    input_shape = check_args(
+        model, min_size=model_info(model).min_input_size, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, stride_in_1x1=stride_in_1x1, name=name)
     kind, blocks = _STAGES[depth]
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=True, name="stem_conv")(inputs)
@@ -44,17 +45,18 @@ def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
                               stride_in_1x1=stride_in_1x1,
                               name=f"stage{stage}_block{block}")(x)
         # 56×56, 28×28, 14×14, 7×7 (×4 channels for bottlenecks)
-    x = _head(x, include_top, pooling, num_classes, classifier_activation)
+    x = _head(model, x, include_top, pooling, num_classes, classifier_activation)
     return keras.Model(inputs, x, name=name)
 
 
-def _cifar_resnet(depth, *, input_shape, num_classes, include_top, pooling,
+def _cifar_resnet(depth, *, plain, input_shape, num_classes, include_top, pooling,
                   classifier_activation, shortcut, name):
-    input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling,  # the plain twins have the same minimum
-                             min_size=model_info(f"resnet{depth}").min_input_size,
-                             classifier_activation=classifier_activation)
-    check_choice(name, "shortcut", shortcut, SHORTCUTS)
+    model = f"plain{depth}" if plain else f"resnet{depth}"
+    input_shape = check_args(
+        model, min_size=model_info(model).min_input_size, choices={"shortcut": SHORTCUTS},
+        input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+        pooling=pooling, classifier_activation=classifier_activation, shortcut=shortcut,
+        name=name)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(16, 3, batch_norm=True, name="stem_conv")(inputs)       # 32×32×16
@@ -63,7 +65,7 @@ def _cifar_resnet(depth, *, input_shape, num_classes, include_top, pooling,
             strides = 2 if stage > 1 and block == 1 else 1
             x = ResidualBlock(filters, strides=strides, shortcut=shortcut,
                               name=f"stage{stage}_block{block}")(x)
-    x = _head(x, include_top, pooling, num_classes, classifier_activation)
+    x = _head(model, x, include_top, pooling, num_classes, classifier_activation)
     return keras.Model(inputs, x, name=name)
 
 
@@ -111,9 +113,9 @@ def _register_cifar(depth, plain):
 
     def builder(*, input_shape=(32, 32, 3), num_classes=10, include_top=True, pooling=None,
                 classifier_activation=None, shortcut=default_shortcut, name=model_name):
-        return _cifar_resnet(depth, input_shape=input_shape, num_classes=num_classes,
-                             include_top=include_top, pooling=pooling,
-                             classifier_activation=classifier_activation,
+        return _cifar_resnet(depth, plain=plain, input_shape=input_shape,
+                             num_classes=num_classes, include_top=include_top,
+                             pooling=pooling, classifier_activation=classifier_activation,
                              shortcut=shortcut, name=name)
 
     builder.__name__ = builder.__qualname__ = model_name

@@ -3,7 +3,7 @@
 import keras
 
 from kcnn.layers import ConvBlock
-from kcnn.models._common import (check_args, check_fixed_size, check_rate, classifier,
+from kcnn.models._common import (check_args, check_dense_head, check_fixed_size, classifier,
                                  global_pool)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
@@ -21,12 +21,12 @@ _CONFIG_LETTER = {11: "A", 13: "B", 16: "D", 19: "E"}
 def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_activation,
          dropout, name, batch_norm):
     model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
-    input_shape = check_args(name, input_shape=input_shape, num_classes=num_classes,
-                             pooling=pooling, min_size=model_info(model_name).min_input_size,
-                             classifier_activation=classifier_activation)
-    check_rate(name, "dropout", dropout)
+    input_shape = check_args(
+        model_name, min_size=model_info(model_name).min_input_size, input_shape=input_shape,
+        num_classes=num_classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, dropout=dropout, name=name)
     if include_top:
-        check_fixed_size(name, input_shape)
+        check_fixed_size(model_name, input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for b, filters in enumerate(_BLOCKS[depth], start=1):   # 224 → 112 → 56 → 28 → 14 → 7
@@ -37,10 +37,11 @@ def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_ac
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     if include_top:                                          # 7×7×512 at 224×224
         x = keras.layers.Flatten(name="flatten")(x)
+        check_dense_head(model_name, x, 4096, "fc1", input_shape)
         for i in (1, 2):
             x = keras.layers.Dense(4096, activation="relu", name=f"fc{i}")(x)
             x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = classifier(model_name, x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
     return keras.Model(inputs, x, name=name)

@@ -225,7 +225,7 @@ def test_fixed_size_heads_refuse_an_unknown_size():
         with pytest.raises(ValueError, match=rf"`input_shape`=.*None.* leaves the height or "
                                              rf"width unknown, but {why}"):
             call()
-    with pytest.raises(ValueError, match=r"`input_shape` must be a tuple of 3 ints"):
+    with pytest.raises(TypeError, match=r"`input_shape` must be a tuple of 3 ints"):
         kcnn.models.resnet20(input_shape=(None, None, None))   # channels must be known
 
 
