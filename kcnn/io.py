@@ -24,9 +24,11 @@ def atomic_write_bytes(path, data):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno and e.filename in (None, tmp):
+            raise type(e)(e.errno, e.strerror, path) from e  # name the file being written
         raise
     fsync_dir(directory)
 

@@ -75,13 +75,17 @@ class CheckpointManager:
         name = f"step-{step:09d}"
         final = os.path.join(self.directory, name)
         tmp = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=self.directory)
-        self.checkpoint.write(os.path.join(tmp, "ckpt"))
-        with open(os.path.join(tmp, STATE), "w") as f:
-            json.dump({**state, "step": step}, f, indent=2)
-        for filename in os.listdir(tmp):
-            with open(os.path.join(tmp, filename), "rb") as f:
-                os.fsync(f.fileno())
-        fsync_dir(tmp)
+        try:
+            self.checkpoint.write(os.path.join(tmp, "ckpt"))
+            with open(os.path.join(tmp, STATE), "w") as f:
+                json.dump({**state, "step": step}, f, indent=2)
+            for filename in os.listdir(tmp):
+                with open(os.path.join(tmp, filename), "rb") as f:
+                    os.fsync(f.fileno())
+            fsync_dir(tmp)
+        except BaseException:  # a full disk, say: no half-written folder left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if os.path.exists(final):  # a re-save of the same step after a resume
             shutil.rmtree(final)
         os.rename(tmp, final)
