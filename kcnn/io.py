@@ -28,7 +28,7 @@ def atomic_write_bytes(path, data):
         if os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(e, OSError) and e.errno and e.filename in (None, tmp):
-            raise type(e)(e.errno, e.strerror, path) from e  # name the file being written
+            raise type(e)(e.errno, e.strerror, os.fspath(path)) from e  # name the file
         raise
     fsync_dir(directory)
 
