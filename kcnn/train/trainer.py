@@ -174,9 +174,9 @@ def _fit(config, strategy):
             run.write_run_files()
             while run.step < run.total_steps:
                 run.train_epoch()
+            return run.finish()
         except KeyboardInterrupt:
             raise TrainingInterrupted(run.resume_step()) from None
-        return run.finish()
     finally:
         if lock is not None:
             lock.release()
