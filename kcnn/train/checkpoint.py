@@ -23,6 +23,7 @@ import warnings
 import tensorflow as tf
 
 from kcnn.io import atomic_write_text, fsync_dir, remove_stale_temp_files
+from kcnn.train.config import RESUME_MAY_CHANGE, upgrade_names
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 LATEST = "latest.json"
@@ -183,6 +184,40 @@ def read_state(path):
         raise ValueError(f"{file!r} is not a checkpoint state (a JSON object with an int "
                          "`step`)")
     return state
+
+
+def run_changes(saved, config, steps_per_epoch, variable_shapes, variable_paths):
+    """What differs between a checkpoint's loop state and the run that would resume it.
+
+    Compared before any value is restored: the settings (but `RESUME_MAY_CHANGE`), the
+    epoch's length, then (same settings, new code) the shapes of the model's variables.
+
+    Args:
+        saved: dict. The checkpoint's `state.json`.
+        config: dict. The resuming run's resolved `TrainConfig.to_dict()`.
+        steps_per_epoch: int. The resuming run's.
+        variable_shapes: list of lists of ints. Its model's variables' shapes, in order.
+        variable_paths: list of str. Their paths, for the message.
+
+    Returns:
+        str: the changes ("lr: 0.05 -> 0.1, optimizer: 'sgd' -> 'adam'"); empty if none.
+    """
+    # Checkpoints of earlier versions hold the old field names: read them as the new.
+    before = upgrade_names(saved.get("config", {}), warn=False)
+    changed = sorted(k for k in config if k not in RESUME_MAY_CHANGE
+                     and before.get(k) != json.loads(json.dumps(config[k])))
+    if changed:
+        return ", ".join(f"{k}: {before.get(k)!r} -> {config[k]!r}" for k in changed)
+    if saved.get("steps_per_epoch") != steps_per_epoch:
+        return f"steps per epoch: {saved.get('steps_per_epoch')} -> {steps_per_epoch}"
+    old = saved.get("variable_shapes")  # absent in checkpoints of earlier versions
+    if old is None or old == variable_shapes:
+        return ""
+    if len(old) != len(variable_shapes):
+        return f"the model's variables: {len(old)} -> {len(variable_shapes)}"
+    i = next(i for i, (a, b) in enumerate(zip(old, variable_shapes)) if a != b)
+    return (f"the model's variable {i} ({variable_paths[i]}) shape: {old[i]} -> "
+            f"{variable_shapes[i]}")
 
 
 def load_weights_into(model, path):

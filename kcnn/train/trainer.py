@@ -7,7 +7,6 @@ History-like record and a CSV.
 """
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -24,8 +23,9 @@ from kcnn.models import get_model, model_info
 from kcnn.models.heads import inference_model, outputs_logits
 from kcnn.preprocessing import Preprocessing
 from kcnn.train import outputs
-from kcnn.train.checkpoint import CORRUPT_ERRORS, NOT_CORRUPT, CheckpointManager, read_state
-from kcnn.train.config import RESUME_MAY_CHANGE, TrainConfig, upgrade_names
+from kcnn.train.checkpoint import (CORRUPT_ERRORS, NOT_CORRUPT, CheckpointManager, read_state,
+                                   run_changes)
+from kcnn.train.config import TrainConfig
 from kcnn.train.lock import RunLock
 from kcnn.train.schedules import PaperSchedule
 from kcnn.train.step import evaluate, make_optimizer, make_predict, make_train_step
@@ -292,24 +292,8 @@ class _Run:
 
     def _check_same_run(self, saved):
         """Raises ValueError naming what differs between checkpoint state `saved` and now."""
-        # Checkpoints of earlier versions hold the old field names: read them as the new.
-        before = upgrade_names(saved.get("config", {}), warn=False)
-        now = self.config.to_dict()
-        changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE
-                         and before.get(k) != json.loads(json.dumps(now[k])))
-        what = ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
-        if not what and saved.get("steps_per_epoch") != self.steps:
-            what = f"steps per epoch: {saved.get('steps_per_epoch')} -> {self.steps}"
-        if not what and saved.get("variable_shapes") is not None:  # same settings, new code
-            shapes = self._variable_shapes()
-            old = saved["variable_shapes"]
-            if old != shapes:
-                if len(old) != len(shapes):
-                    what = f"the model's variables: {len(old)} -> {len(shapes)}"
-                else:
-                    i = next(i for i, (a, b) in enumerate(zip(old, shapes)) if a != b)
-                    what = (f"the model's variable {i} ({self.model.variables[i].path}) "
-                            f"shape: {old[i]} -> {shapes[i]}")
+        what = run_changes(saved, self.config.to_dict(), self.steps, self._variable_shapes(),
+                           [v.path for v in self.model.variables])
         if what:
             raise ValueError(
                 f"{self.out!r} holds checkpoints of a different run (changed: {what}); pass "
