@@ -284,7 +284,8 @@ class _Run:
             self.state, self.last_checkpoint = saved, path
             self.resumed_from = self.step
             if self.verbose:
-                print(f"Resuming from {path} (step {self.step} of {self.total_steps}).")
+                print(f"Resuming from {path} (step {self.step} of {self.total_steps}).",
+                      flush=True)
             return
         if initial is not None:  # a failed read may have assigned some values: undo
             for variable, value in zip(tracked, initial):
@@ -403,7 +404,8 @@ class _Run:
         self.writer.flush()
         if self.verbose == 2 or (self.verbose == 1 and "val_accuracy" in record):
             print(" - ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                             for k, v in record.items() if v is not None))
+                             for k, v in record.items() if v is not None),
+                  flush=True)  # a log file (block-buffered) shows each epoch as it ends
         if self.is_chief:
             outputs.write_history_csv(os.path.join(self.out, outputs.HISTORY_CSV),
                                       self.history)
