@@ -92,7 +92,7 @@ def test_second_run_refused_then_ctrl_c_then_resume(tmp_path, capsys):
     epochs = [line for line in lines if line.startswith("epoch: ")]
     assert epochs and all(line.startswith(f"epoch: {i + 1} - loss: ")
                           for i, line in enumerate(epochs)), lines
-    # Each completed epoch, one line, flushed as it ends (the last one may have been
+    # Each completed epoch, one line (the last one may have been
     # interrupted between its checkpoint and its line).
     assert step // 2 - 1 <= len(epochs) <= step // 2
     with RunLock(str(out)):  # the interrupted run let go of the folder
