@@ -90,8 +90,8 @@ def test_second_run_refused_then_ctrl_c_then_resume(tmp_path, capsys):
     assert not set(stdout) & {ord("\r"), 0x08, 0x1b}, stdout[:300]
     lines = stdout.decode().splitlines()
     epochs = [line for line in lines if line.startswith("epoch: ")]
-    assert epochs and all(line.startswith(f"epoch: {i + 1} - loss: ")
-                          for i, line in enumerate(epochs)), lines
+    assert all(line.startswith(f"epoch: {i + 1} - loss: ")
+               for i, line in enumerate(epochs)), lines
     # Each completed epoch, one line (the last one may have been
     # interrupted between its checkpoint and its line).
     assert step // 2 - 1 <= len(epochs) <= step // 2
