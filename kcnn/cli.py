@@ -10,11 +10,17 @@ the output: the command sets `TF_CPP_MIN_LOG_LEVEL=2` unless it is set already (
 TensorFlow's INFO and WARNING records are hidden; `TF_CPP_MIN_LOG_LEVEL=0 kcnn ...` shows
 everything) and holds back the records TensorFlow prints before it applies that level
 (`kcnn._startup_log`).
+
+An error ends a command with one line, `kcnn COMMAND: error: ...`, and a non-zero status
+(2 for bad input, 1 otherwise, 130 for Ctrl-C); `kcnn --debug COMMAND` or `KCNN_DEBUG=1`
+shows the traceback instead.
 """
 
 import argparse
+import errno
 import importlib
 import os
+import re
 import sys
 from typing import NamedTuple
 
@@ -58,6 +64,8 @@ def build_parser(command=None):
     parser = argparse.ArgumentParser(
         prog="kcnn", description="Classic convolutional networks in Keras 3.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (as KCNN_DEBUG=1 does)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, spec in _COMMANDS.items():
@@ -111,11 +119,49 @@ def main(argv=None):
     except _Unavailable as e:
         print(f"kcnn {name}: error: {e}", file=sys.stderr)
         return 2
+    debug = args.debug or os.environ.get("KCNN_DEBUG", "").strip() not in ("", "0")
     try:
         return args.func(args) or 0
-    except ValueError as e:
-        print(f"kcnn {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt as e:  # kcnn.train's says where a rerun resumes
+        if debug:
+            raise
+        print(f"kcnn {args.command}: error: {e or 'interrupted'}", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001  (one line instead of a traceback)
+        if debug:
+            raise
+        print(f"kcnn {args.command}: error: {describe_error(e)}", file=sys.stderr)
+        return 2 if isinstance(e, ValueError) else 1
+
+
+_TF_DECORATION = re.compile(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]\s*$")
+
+
+def describe_error(error):
+    """One line for `error`: its message, the file it concerns, and what to do if known.
+
+    `ValueError`s are kcnn's own messages about bad input, shown as they are; an
+    `OSError` is its reason and file; a TensorFlow error its message without the op's
+    decoration; anything else its type and message, with the way to see the traceback.
+    """
+    if isinstance(error, ValueError):
+        return str(error)
+    tf = sys.modules.get("tensorflow")
+    tf_error = tf is not None and isinstance(error, tf.errors.OpError)
+    if tf_error:
+        text = _TF_DECORATION.sub("", error.message.strip().splitlines()[0])
+    elif isinstance(error, OSError):
+        text = error.strerror or str(error)
+        if error.filename is not None:
+            text += f": {os.fsdecode(error.filename)!r}"
+    else:
+        lines = str(error).strip().splitlines()
+        return (f"{type(error).__name__}: {lines[0] if lines else ''} (`kcnn --debug ...` "
+                "shows the traceback)")
+    if ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+            or (tf_error and "No space left on device" in text)):
+        text += " (disk full: free some space and run the same command again)"
+    return text
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ happens when their module is imported; `import kcnn` imports nothing (it is lazy
 """
 
 import importlib
-
+import os
+import zipfile
 
 
 def load_model(filepath, *, compile=False, safe_mode=True):
@@ -21,6 +22,11 @@ def load_model(filepath, *, compile=False, safe_mode=True):
     Returns:
         A `keras.Model`.
 
+    Raises:
+        FileNotFoundError: if `filepath` does not exist.
+        ValueError: if it is not a `.keras` zip archive (a truncated or text file) or its
+            contents cannot be read; the message names the file.
+
     Example:
     >>> model = kcnn.load_model("runs/quickstart/model.keras")
     """
@@ -29,4 +35,20 @@ def load_model(filepath, *, compile=False, safe_mode=True):
     importlib.import_module("kcnn.layers")  # registers kcnn's layers and initializers
     if compile:  # an optimizer saved with its learning-rate schedule (kcnn.train: TensorFlow)
         importlib.import_module("kcnn.train.schedules")
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):  # Keras says "File not found" for bad files too
+        raise FileNotFoundError(f"Model file {filepath!r} does not exist.")
+    if filepath.endswith(".keras"):
+        if not zipfile.is_zipfile(filepath):
+            raise ValueError(f"Model file {filepath!r} is not a .keras zip archive "
+                             f"({os.path.getsize(filepath)} bytes): truncated, or not a "
+                             "saved model.")
+        try:
+            with zipfile.ZipFile(filepath) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise ValueError(f"Model file {filepath!r} is a damaged .keras archive: {e}") from e
+        if bad is not None:
+            raise ValueError(f"Model file {filepath!r} is a damaged .keras archive: {bad!r} "
+                             "fails its CRC check.")
     return keras.saving.load_model(filepath, compile=compile, safe_mode=safe_mode)

@@ -88,6 +88,22 @@ def temporary_model(monkeypatch):
     return register
 
 
+@pytest.fixture
+def file_size_limit():
+    """`limit(n)`: from then until the test ends, writing a file past `n` bytes fails with
+    a real OSError (EFBIG, "File too large"; Python ignores SIGXFSZ), as a full disk makes
+    writes fail (ENOSPC), through every writer: Python's, TensorFlow's, h5py's."""
+    import resource
+
+    saved = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def limit(size):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, saved[1]))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, saved)
+
+
 @pytest.fixture(scope="session")
 def tiny_tfds(tmp_path_factory):
     """A TFDS data folder holding `kcnn_tiny_shapes` (configs `fixed` and `varied`, see

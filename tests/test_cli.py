@@ -147,12 +147,15 @@ def test_train_and_export_refuse_another_keras_backend(monkeypatch, capsys):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """`kcnn train --smoke` in a fresh process, TF_CPP_MIN_LOG_LEVEL unset: (proc, run)."""
+    """`kcnn train --smoke` in a fresh process, TF_CPP_MIN_LOG_LEVEL unset, with the
+    default display (`verbose=1`; --smoke sets 2) into pipes: (proc, run), its output
+    decoded as it came (no newline translation, so a carriage return stays one)."""
     run = tmp_path_factory.mktemp("smoke") / "run"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    proc = subprocess.run([*_console_script(), "train", "--smoke", "--output", str(run)],
-                          env=env, cwd=run.parent, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([*_console_script(), "train", "--smoke", "--output", str(run),
+                           "--set", "verbose=1"],
+                          env=env, cwd=run.parent, capture_output=True, timeout=300)
+    proc.stdout, proc.stderr = proc.stdout.decode(), proc.stderr.decode()
     return proc, run
 
 
@@ -162,6 +165,17 @@ def test_train_prints_no_tensorflow_startup_log(smoke_run):
     assert "test top-1 accuracy:" in proc.stdout
     assert not STARTUP_LINE.search(proc.stderr + proc.stdout), proc.stderr
     assert "cuInit" not in proc.stderr
+
+
+def test_train_into_a_pipe_prints_one_line_per_epoch(smoke_run):
+    """`kcnn train > log`: no progress bar's carriage returns, backspaces or colours."""
+    proc, _ = smoke_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not set("\r\x08\x1b") & set(proc.stdout + proc.stderr), repr(proc.stdout[:300])
+    lines = proc.stdout.splitlines()
+    (epoch,) = [line for line in lines if line.startswith("epoch")]  # one epoch, one line
+    assert epoch.startswith("epoch: 1 - loss: ") and " - accuracy: " in epoch, lines
+    print(f"{len(proc.stdout)} bytes of standard output:\n{proc.stdout}")
 
 
 # tensorboard's vendored html5lib warns once when its plugins load.
@@ -227,3 +241,78 @@ def test_held_back_filters_what_is_written_to_descriptor_2(monkeypatch, capfd):
     with _startup_log.held_back():
         os.write(2, f"{ONEDNN}\n".encode())
     assert capfd.readouterr().err == f"{ONEDNN}\n"
+
+
+# --- errors: one line and a non-zero status; the traceback with --debug or KCNN_DEBUG ----
+
+@pytest.fixture
+def bad_keras_files(tmp_path):
+    """A truncated `.keras` file (the first half of a saved model) and a text one."""
+    inputs = keras.Input((4,))
+    good = tmp_path / "good.keras"
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(good)
+    truncated, text = tmp_path / "truncated.keras", tmp_path / "text.keras"
+    truncated.write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    text.write_text("not a model\n")
+    return {"truncated": truncated, "text": text}
+
+
+@pytest.mark.parametrize("which", ["truncated", "text"])
+def test_a_truncated_or_text_keras_file_is_named(which, bad_keras_files, tmp_path, capsys):
+    import kcnn
+    path = bad_keras_files[which]
+    before = path.read_bytes()
+    expected = (f"Model file {str(path)!r} is not a .keras zip archive ({len(before)} bytes): "
+                "truncated, or not a saved model.")
+    with pytest.raises(ValueError) as error:  # Keras itself says "File not found"
+        kcnn.load_model(path)
+    assert str(error.value) == expected
+    assert cli.main(["export", str(path), str(tmp_path / "base")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"kcnn export: error: Cannot load model file {str(path)!r}: {expected}\n"
+    assert path.read_bytes() == before and not (tmp_path / "base").exists()
+
+
+def test_debug_switch_shows_the_traceback(bad_keras_files, tmp_path, monkeypatch, capsys):
+    argv = ["export", str(bad_keras_files["text"]), str(tmp_path / "base")]
+    monkeypatch.delenv("KCNN_DEBUG", raising=False)
+    with pytest.raises(ValueError, match="is not a .keras zip archive"):
+        cli.main(["--debug", *argv])
+    monkeypatch.setenv("KCNN_DEBUG", "1")
+    with pytest.raises(ValueError, match="is not a .keras zip archive"):
+        cli.main(argv)
+    monkeypatch.setenv("KCNN_DEBUG", "0")
+    assert cli.main(argv) == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_failed_checkpoint_write_is_one_error_line(tmp_path, capsys, file_size_limit):
+    """A write that the OS refuses in the middle of training (a full disk, here a file-size
+    limit): one line naming the file, status 1, no half-written checkpoint left."""
+    run = tmp_path / "run"
+    file_size_limit(150_000)  # config.json fits; a LeNet-5 checkpoint (~0.5 MB) does not
+    code = cli.main(["train", "--output", str(run), "--epochs", "1", "--batch-size", "4",
+                     "--set", "max_steps_per_epoch=2", "--set", "validate=false",
+                     "--set", "verbose=0"])
+    err = capsys.readouterr().err
+    print(err)
+    assert code == 1 and err.count("\n") == 1, err
+    assert re.fullmatch(rf"kcnn train: error: {re.escape(str(run))}/checkpoints/"
+                        r"\.tmp-step-000000002-\w+/\S+; File too large\n", err), err
+    assert os.listdir(run / "checkpoints") == []
+
+
+def test_disk_full_errors_say_what_to_do():
+    """ENOSPC from Python's writes and TensorFlow's (as `ResourceExhaustedError`), real
+    ones from /dev/full (a device that is always full), as the command prints them."""
+    import tensorflow as tf
+    with pytest.raises(OSError) as python_error:
+        with open("/dev/full", "wb") as f:
+            f.write(b"x")
+    with pytest.raises(tf.errors.ResourceExhaustedError) as tf_error:
+        tf.io.write_file("/dev/full", "x")
+    hint = " (disk full: free some space and run the same command again)"
+    assert cli.describe_error(python_error.value) == "No space left on device" + hint
+    assert cli.describe_error(tf_error.value) == "/dev/full; No space left on device" + hint
+    assert cli.describe_error(KeyError("x")) == (
+        "KeyError: 'x' (`kcnn --debug ...` shows the traceback)")

@@ -8,7 +8,9 @@ Layout of `<output>/checkpoints/`:
 A checkpoint is written into `.tmp-*`, synced, then renamed into place (a directory
 rename is atomic); `latest.json` is replaced atomically afterwards. A kill during a
 write leaves at most a `.tmp-*` folder, removed on the next start, and the previous
-checkpoint untouched.
+checkpoint untouched. A checkpoint that cannot be read all the same (a disk error, a file
+truncated or overwritten by hand) is renamed `step-*.corrupt` (never deleted), with a
+`CorruptCheckpointWarning`, and the run resumes from the newest intact one.
 """
 
 import json
@@ -16,14 +18,27 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import tensorflow as tf
 
-from kcnn.io import atomic_write_text, fsync_dir
+from kcnn.io import atomic_write_text, fsync_dir, remove_stale_temp_files
+from kcnn.train.config import RESUME_MAY_CHANGE, upgrade_names
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 LATEST = "latest.json"
 STATE = "state.json"
+# What reading a damaged checkpoint raises: TensorFlow's errors for unreadable or short
+# files (a garbage index is a bare `OpError`), Python's for bad bytes in the index,
+# `assert_consumed`'s for missing values. Not corruption: out of memory, no permission, a
+# cancelled or unavailable read (the checkpoint is left where it is, the error raised).
+CORRUPT_ERRORS = (tf.errors.OpError, IndexError, ValueError, AssertionError)
+NOT_CORRUPT = (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError,
+                tf.errors.CancelledError, tf.errors.UnavailableError,
+                tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+
+class CorruptCheckpointWarning(UserWarning):
+    """A checkpoint could not be read; it was set aside and an older one used."""
 
 
 class CheckpointManager:
@@ -47,6 +62,7 @@ class CheckpointManager:
             for name in os.listdir(directory):
                 if name.startswith(".tmp-"):
                     shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+            remove_stale_temp_files(directory, [LATEST])
 
     def save(self, step, state):
         """Writes checkpoint `step` with loop `state` (a JSON-able dict); returns its folder."""
@@ -60,13 +76,17 @@ class CheckpointManager:
         name = f"step-{step:09d}"
         final = os.path.join(self.directory, name)
         tmp = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=self.directory)
-        self.checkpoint.write(os.path.join(tmp, "ckpt"))
-        with open(os.path.join(tmp, STATE), "w") as f:
-            json.dump({**state, "step": step}, f, indent=2)
-        for filename in os.listdir(tmp):
-            with open(os.path.join(tmp, filename), "rb") as f:
-                os.fsync(f.fileno())
-        fsync_dir(tmp)
+        try:
+            self.checkpoint.write(os.path.join(tmp, "ckpt"))
+            with open(os.path.join(tmp, STATE), "w") as f:
+                json.dump({**state, "step": step}, f, indent=2)
+            for filename in os.listdir(tmp):
+                with open(os.path.join(tmp, filename), "rb") as f:
+                    os.fsync(f.fileno())
+            fsync_dir(tmp)
+        except BaseException:  # a full disk, say: no half-written folder left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if os.path.exists(final):  # a re-save of the same step after a resume
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -104,6 +124,41 @@ class CheckpointManager:
         complete = self._complete()
         return complete[-1][1] if complete else None
 
+    def candidates(self):
+        """Folders of complete checkpoints to resume from, best first: `latest()`, then
+        the others, newest first."""
+        latest = self.latest()
+        if latest is None:
+            return []
+        return [latest] + [path for _, path in reversed(self._complete()) if path != latest]
+
+    def set_aside(self, path, reason):
+        """Renames the unreadable checkpoint `path` to `path.corrupt` (never deletes it;
+        other workers only skip it) with a `CorruptCheckpointWarning`; returns the new
+        path."""
+        aside, n = path + ".corrupt", 1
+        while os.path.exists(aside):
+            aside, n = f"{path}.corrupt-{n}", n + 1
+        if self.is_chief:
+            os.rename(path, aside)
+            fsync_dir(self.directory)
+            action = f"moved aside to {aside!r}"
+        else:
+            aside, action = path, "skipped"
+        warnings.warn(f"Checkpoint {path!r} is unreadable ({reason}); {action}, resuming "
+                      "from the newest intact checkpoint before it.",
+                      CorruptCheckpointWarning, stacklevel=2)
+        return aside
+
+    def read_weights(self, path):
+        """Loads the variables of checkpoint folder `path` into the tracked objects.
+
+        Raises:
+            One of `CORRUPT_ERRORS` (and not of `NOT_CORRUPT`) if the checkpoint's files
+            are damaged.
+        """
+        self.checkpoint.read(os.path.join(path, "ckpt")).assert_consumed()
+
     def restore(self, path):
         """Loads checkpoint folder `path` into the tracked objects; returns its state dict."""
         with open(os.path.join(path, STATE)) as f:
@@ -113,9 +168,56 @@ class CheckpointManager:
 
 
 def read_state(path):
-    """The loop state of checkpoint folder `path`."""
-    with open(os.path.join(path, STATE)) as f:
-        return json.load(f)
+    """The loop state of checkpoint folder `path`.
+
+    Raises:
+        ValueError: if its `state.json` cannot be read or is not a loop state; the message
+            names the file.
+    """
+    file = os.path.join(path, STATE)
+    try:
+        with open(file, "rb") as f:
+            state = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {file!r}: {e}") from e
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ValueError(f"{file!r} is not a checkpoint state (a JSON object with an int "
+                         "`step`)")
+    return state
+
+
+def run_changes(saved, config, steps_per_epoch, variable_shapes, variable_paths):
+    """What differs between a checkpoint's loop state and the run that would resume it.
+
+    Compared before any value is restored: the settings (but `RESUME_MAY_CHANGE`), the
+    epoch's length, then (same settings, new code) the shapes of the model's variables.
+
+    Args:
+        saved: dict. The checkpoint's `state.json`.
+        config: dict. The resuming run's resolved `TrainConfig.to_dict()`.
+        steps_per_epoch: int. The resuming run's.
+        variable_shapes: list of lists of ints. Its model's variables' shapes, in order.
+        variable_paths: list of str. Their paths, for the message.
+
+    Returns:
+        str: the changes ("lr: 0.05 -> 0.1, optimizer: 'sgd' -> 'adam'"); empty if none.
+    """
+    # Checkpoints of earlier versions hold the old field names: read them as the new.
+    before = upgrade_names(saved.get("config", {}), warn=False)
+    changed = sorted(k for k in config if k not in RESUME_MAY_CHANGE
+                     and before.get(k) != json.loads(json.dumps(config[k])))
+    if changed:
+        return ", ".join(f"{k}: {before.get(k)!r} -> {config[k]!r}" for k in changed)
+    if saved.get("steps_per_epoch") != steps_per_epoch:
+        return f"steps per epoch: {saved.get('steps_per_epoch')} -> {steps_per_epoch}"
+    old = saved.get("variable_shapes")  # absent in checkpoints of earlier versions
+    if old is None or old == variable_shapes:
+        return ""
+    if len(old) != len(variable_shapes):
+        return f"the model's variables: {len(old)} -> {len(variable_shapes)}"
+    i = next(i for i, (a, b) in enumerate(zip(old, variable_shapes)) if a != b)
+    return (f"the model's variable {i} ({variable_paths[i]}) shape: {old[i]} -> "
+            f"{variable_shapes[i]}")
 
 
 def load_weights_into(model, path):

@@ -67,7 +67,8 @@ class TrainConfig:
         checkpoint_every: int. Also checkpoint every this many steps (0: epoch ends only).
         keep_checkpoints: int. Checkpoints kept.
         validate: bool. Evaluate on `eval_split` after every epoch (else only at the end).
-        verbose: int. 0 silent, 1 progress bar, 2 one line per epoch.
+        verbose: int. 0 silent, 1 progress bar (one line per epoch where standard output
+            is not a terminal: a log file), 2 one line per epoch.
     """
 
     model: str = "lenet5"

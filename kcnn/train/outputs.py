@@ -13,6 +13,8 @@ HISTORY_CSV = "history.csv"
 CURVES_PNG = "curves.png"
 MODEL_FILE = "model.keras"
 METRICS_JSON = "metrics.json"
+# Files a run writes into its output folder, each atomically (`kcnn.io`).
+WRITTEN = (HISTORY_CSV, CURVES_PNG, MODEL_FILE, METRICS_JSON, "config.json", "preprocessing.json")
 COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_top5", "lr", "seconds")
 
 

@@ -7,9 +7,9 @@ History-like record and a CSV.
 """
 
 import dataclasses
-import json
 import math
 import os
+import sys
 import time
 
 import keras
@@ -18,12 +18,15 @@ from tensorflow.core.framework import summary_pb2
 
 from kcnn.data import channel_stats, eval_batches, load_source, train_batches
 from kcnn.data.pipeline import steps_per_epoch as full_epoch_steps
+from kcnn.io import remove_stale_temp_files
 from kcnn.models import get_model, model_info
 from kcnn.models.heads import inference_model, outputs_logits
 from kcnn.preprocessing import Preprocessing
 from kcnn.train import outputs
-from kcnn.train.checkpoint import CheckpointManager, read_state
-from kcnn.train.config import RESUME_MAY_CHANGE, TrainConfig, upgrade_names
+from kcnn.train.checkpoint import (CORRUPT_ERRORS, NOT_CORRUPT, CheckpointManager, read_state,
+                                   run_changes)
+from kcnn.train.config import TrainConfig
+from kcnn.train.lock import RunLock
 from kcnn.train.schedules import PaperSchedule
 from kcnn.train.step import evaluate, make_optimizer, make_predict, make_train_step
 
@@ -34,6 +37,17 @@ _SCALAR_META = summary_pb2.SummaryMetadata(
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during training; `step` is the checkpoint a rerun resumes from."""
+
+    def __init__(self, step):
+        self.step = step
+        super().__init__(
+            f"interrupted; run the same command again to resume from step {step}" if step
+            else "interrupted before the first checkpoint; run the same command again to "
+                 "start over")
 
 
 @dataclasses.dataclass
@@ -125,6 +139,9 @@ def fit(config):
     Raises:
         ValueError: bad settings or data.
         TrainingDiverged: the loss became NaN or infinite.
+        OutputDirLocked (a ValueError): another run is training into `output_dir`.
+        TrainingInterrupted (a KeyboardInterrupt): Ctrl-C; its `step` is where a rerun
+            resumes.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"fit() expects a TrainConfig; got {type(config).__name__}.")
@@ -141,15 +158,28 @@ def fit(config):
 
 
 def _fit(config, strategy):
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-    run = _Run(config, strategy)
-    run.restore()
-    run.write_run_files()
-    while run.step < run.total_steps:
-        run.train_epoch()
-    return run.finish()
+    # The chief holds its output folder from before it reads or writes anything there
+    # (the other workers of a multi-worker run write nothing into theirs).
+    chief = strategy.extended.should_checkpoint
+    lock = RunLock(config.output_dir) if chief else None
+    try:
+        if chief:  # under the lock, no other run is writing: a temp file is a dead one's
+            remove_stale_temp_files(config.output_dir, outputs.WRITTEN)
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(config.seed)
+        run = _Run(config, strategy)
+        try:
+            run.restore()
+            run.write_run_files()
+            while run.step < run.total_steps:
+                run.train_epoch()
+            return run.finish()
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(run.resume_step()) from None
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 class _Run:
@@ -166,6 +196,8 @@ class _Run:
         self.is_chief = strategy.extended.should_checkpoint
         self.out = config.output_dir
         self.verbose = config.verbose if self.is_chief else 0
+        if self.verbose == 1 and not _is_terminal(sys.stdout):
+            self.verbose = 2  # a log file gets one line per epoch, not a progress bar's bytes
         self._prepare_data(config)
         self._build_model()
         self.manager = CheckpointManager(
@@ -226,26 +258,59 @@ class _Run:
         return self.state["history"]
 
     def restore(self):
-        """Continues from the newest complete checkpoint, if it is of the same run."""
-        latest = self.manager.latest()
-        if latest is None:
+        """Continues from the newest intact checkpoint, if it is of the same run.
+
+        The saved config and variable shapes are compared before any value is read, so a
+        changed setting is named rather than failing inside TensorFlow's restore. A
+        checkpoint that cannot be read is set aside and the one before it tried.
+        """
+        initial = None  # the fresh values, should every checkpoint be unreadable
+        for path in self.manager.candidates():
+            try:
+                saved = read_state(path)
+            except ValueError as e:
+                self.manager.set_aside(path, str(e))
+                continue
+            self._check_same_run(saved)
+            tracked = [*self.model.variables, *self.optimizer.variables]
+            initial = initial or [v.numpy() for v in tracked]
+            try:
+                self.manager.read_weights(path)
+            except CORRUPT_ERRORS as e:
+                if isinstance(e, NOT_CORRUPT):
+                    raise
+                self.manager.set_aside(path, f"{type(e).__name__}: {_first_line(e)}")
+                continue
+            self.state, self.last_checkpoint = saved, path
+            self.resumed_from = self.step
+            if self.verbose:
+                print(f"Resuming from {path} (step {self.step} of {self.total_steps}).",
+                      flush=True)
             return
-        saved = self.manager.restore(latest)
-        # Checkpoints of earlier versions hold the old field names: read them as the new.
-        before = upgrade_names(saved.get("config", {}), warn=False)
-        now = self.config.to_dict()
-        changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE
-                         and before.get(k) != json.loads(json.dumps(now[k])))
-        if changed or saved.get("steps_per_epoch") != self.steps:
-            what = ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
+        if initial is not None:  # a failed read may have assigned some values: undo
+            for variable, value in zip(tracked, initial):
+                variable.assign(value)
+
+    def _check_same_run(self, saved):
+        """Raises ValueError naming what differs between checkpoint state `saved` and now."""
+        what = run_changes(saved, self.config.to_dict(), self.steps, self._variable_shapes(),
+                           [v.path for v in self.model.variables])
+        if what:
             raise ValueError(
-                f"{self.out!r} holds checkpoints of a different run (changed: "
-                f"{what or 'steps per epoch'}); pass another output_dir to start anew, or "
-                "the same settings to resume.")
-        self.state, self.last_checkpoint = saved, latest
-        self.resumed_from = self.step
-        if self.verbose:
-            print(f"Resuming from {latest} (step {self.step} of {self.total_steps}).")
+                f"{self.out!r} holds checkpoints of a different run (changed: {what}); pass "
+                "another output_dir to start anew, or the same settings to resume.")
+
+    def _variable_shapes(self):
+        return [list(v.shape) for v in self.model.variables]
+
+    def resume_step(self):
+        """The step a rerun would resume from (0: none)."""
+        for path in self.manager.candidates():
+            try:
+                return read_state(path)["step"]
+            except ValueError:
+                continue
+        return 0
 
     def write_run_files(self):
         """config.json and preprocessing.json (chief only); the TensorBoard writer."""
@@ -258,7 +323,8 @@ class _Run:
 
     def _state(self, step, running):
         return {"step": step, "steps_per_epoch": self.steps, "config": self.config.to_dict(),
-                "running": running, "history": self.history}
+                "variable_shapes": self._variable_shapes(), "running": running,
+                "history": self.history}
 
     def _evaluate(self):
         batches = eval_batches(self.eval_source, self.prep,
@@ -338,7 +404,8 @@ class _Run:
         self.writer.flush()
         if self.verbose == 2 or (self.verbose == 1 and "val_accuracy" in record):
             print(" - ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                             for k, v in record.items() if v is not None))
+                             for k, v in record.items() if v is not None),
+                  flush=True)  # a log file (block-buffered) shows each epoch as it ends
         if self.is_chief:
             outputs.write_history_csv(os.path.join(self.out, outputs.HISTORY_CSV),
                                       self.history)
@@ -378,6 +445,18 @@ class _Run:
                          preprocessing=self.prep, output_dir=self.out,
                          resumed_from_step=self.resumed_from,
                          num_replicas=self.strategy.num_replicas_in_sync)
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def _first_line(error):
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _scalar(tag, value, step):

@@ -22,6 +22,10 @@ def test_quickstart_command(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     print(f"quickstart: held-out top-1 {metrics['top1']:.4f} in {seconds:.1f} s")
     assert "test top-1 accuracy:" in printed
+    # Standard output is not a terminal: one line per epoch, no progress bar.
+    assert not set("\r\x08\x1b") & set(printed), repr(printed[:300])
+    epochs = [line for line in printed.splitlines() if line.startswith("epoch: ")]
+    assert [line.split(" - ")[0] for line in epochs] == [f"epoch: {i}" for i in range(1, 41)]
     assert metrics["top1"] >= 0.97 and metrics["dataset"] == "digits"
     for name in ("model.keras", "curves.png", "history.csv", "config.json",
                  "preprocessing.json"):

@@ -2,6 +2,7 @@
 uninterrupted run's. Checkpoints survive a kill during a write."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from kcnn.train.checkpoint import CheckpointManager
+from kcnn.train.lock import LOCK_FILE
 
 pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
 
@@ -58,6 +60,9 @@ def test_sigkill_and_rerun_equals_uninterrupted(tmp_path):
         killed_at = _latest_step(run)
         print("killed after checkpoint step", killed_at, "of", TOTAL_STEPS)
         assert 9 <= killed_at < TOTAL_STEPS and not (run / "model.keras").exists()
+        # The lock file still names the killed holder; its lock died with it (the rerun
+        # below trains into the folder).
+        assert json.loads((run / LOCK_FILE).read_text())["pid"] == victim.pid
         out, err = reference.communicate(timeout=TIMEOUT)
         assert reference.returncode == 0, err[-3000:]
     finally:
@@ -140,3 +145,144 @@ def test_checkpoints_with_the_old_field_names_still_resume(tmp_path):
     diff = max(float(np.abs(a - b).max()) for a, b in
                zip(reference.model.get_weights(), resumed.model.get_weights()))
     assert diff <= 1e-6
+
+
+# --- damaged checkpoints, changed runs, leftovers: on copies of one finished run ---------
+
+SMALL = dict(epochs=2, max_steps_per_epoch=2, max_eval_steps=1, global_batch_size=8,
+             validate=False, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch, 4-step LeNet-5 run (checkpoints at steps 2 and 4), named by
+    `model_kwargs`: (folder, config, final weights)."""
+    from kcnn.train import TrainConfig, fit
+    folder = tmp_path_factory.mktemp("finished") / "run"
+    config = TrainConfig(**SMALL, model_kwargs={"name": "digits_lenet"},
+                         output_dir=str(folder))
+    return folder, config, fit(config).model.get_weights()
+
+
+def _copy(finished_run, tmp_path):
+    import shutil
+    folder, config, weights = finished_run
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    return copy, config.replace(output_dir=str(copy)), weights
+
+
+def _files(folder, skip=(LOCK_FILE,)):
+    """Relative path -> bytes of every file under `folder` but `skip`."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in skip}
+
+
+def _truncate_data(step_dir):
+    (data,) = step_dir.glob("ckpt.data-*")
+    data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+
+
+def _garbage_index(step_dir):
+    (step_dir / "ckpt.index").write_bytes(b"not an index " * 8)
+
+
+def _torn_state(step_dir):
+    (step_dir / "state.json").write_text('{"step": 4, "hist')
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ({"step-000000004": _truncate_data}, r"IndexError: Read less bytes than requested"),
+    ({"step-000000004": _torn_state},
+     r"cannot read '.*step-000000004/state\.json': Unterminated string"),
+    ({"step-000000004": _truncate_data, "step-000000002": _garbage_index}, r"IndexError"),
+], ids=["truncated-data", "torn-state-json", "every-checkpoint-and-garbage-index"])
+def test_damaged_checkpoint_set_aside_and_older_one_resumed(finished_run, tmp_path, damage,
+                                                            reason):
+    from kcnn.train import CorruptCheckpointWarning, fit
+    run, config, reference = _copy(finished_run, tmp_path)
+    checkpoints = run / "checkpoints"
+    for name, spoil in damage.items():
+        spoil(checkpoints / name)
+    damaged = {name: _files(checkpoints / name) for name in damage}
+    with pytest.warns(CorruptCheckpointWarning) as warned:
+        result = fit(config)
+    messages = [str(w.message) for w in warned if w.category is CorruptCheckpointWarning]
+    print(*messages, sep="\n")
+    assert len(messages) == len(damage)
+    assert re.search(rf"Checkpoint '.*step-000000004' is unreadable \({reason}", messages[0])
+    if len(damage) == 2:
+        assert re.search(r"Checkpoint '.*step-000000002' is unreadable \(OpError: not an "
+                         r"sstable \(bad magic number\)\); moved aside to '.*step-000000002"
+                         r"\.corrupt'", messages[1])
+    for name, files in damaged.items():  # moved aside, byte for byte; nothing deleted
+        assert _files(checkpoints / f"{name}.corrupt") == files
+    assert result.resumed_from_step == (0 if len(damage) == 2 else 2)
+    # From the intact checkpoint (or, none left, from the start): the uninterrupted weights.
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(reference, result.model.get_weights()))
+    assert diff <= 1e-6
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"optimizer": "adam"}, "optimizer: 'sgd' -> 'adam'"),
+    ({"model_kwargs": {"name": "digits_lenet", "activation": "relu"}},
+     "model_kwargs: {'name': 'digits_lenet'} -> {'name': 'digits_lenet', 'activation': 'relu'}"),
+])
+def test_resume_names_a_changed_model_or_optimizer(finished_run, tmp_path, change, named):
+    """Compared before restoring: not TensorFlow's shape error; not a byte changed."""
+    from kcnn.train import fit
+    run, config, _ = _copy(finished_run, tmp_path)
+    before = _files(run)
+    with pytest.raises(ValueError, match="different run") as error:
+        fit(config.replace(**change))
+    assert f"(changed: {named})" in str(error.value)
+    assert _files(run) == before
+
+
+def test_resume_names_a_changed_builder(temporary_model, tmp_path):
+    """The same settings but a builder whose variables changed (new code): named by the
+    first variable whose shape differs, before any value is read."""
+    from kcnn.train import TrainConfig, fit
+
+    def build(width):
+        def tiny(*, input_shape, num_classes, **_):
+            inputs = keras.Input(input_shape)
+            x = keras.layers.Conv2D(width, 3, strides=4, name="conv")(inputs)
+            x = keras.layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, keras.layers.Dense(num_classes, name="out")(x))
+        return tiny
+
+    temporary_model(build(4))
+    config = TrainConfig(**{**SMALL, "epochs": 1, "max_steps_per_epoch": 1}, model="tiny",
+                         image_size=[16, 16], channels=1, output_dir=str(tmp_path))
+    fit(config)
+    before = _files(tmp_path)
+    temporary_model(build(8))
+    with pytest.raises(ValueError, match=re.escape(
+            "(changed: the model's variable 0 (conv/kernel) shape: [3, 3, 1, 4] -> "
+            "[3, 3, 1, 8])")):
+        fit(config)
+    assert _files(tmp_path) == before
+
+
+def test_rerun_removes_temp_files_of_killed_writes(finished_run, tmp_path):
+    """Temporary files that a kill in the middle of an atomic write left (the writer could
+    not remove them) are removed by the next run, which holds the folder's lock; other
+    files, however named, stay."""
+    from kcnn.train import fit
+    run, config, _ = _copy(finished_run, tmp_path)
+    leftovers = [run / ".history.csv.k2j4h1x9.tmp", run / ".curves.png.abcd_123.tmp",
+                 run / ".tmp-model.keras", run / "checkpoints" / ".latest.json.q8w7e6r5.tmp"]
+    keep = [run / ".history.csv.bak", run / "notes.tmp", run / "checkpoints" / "latest.json.tmp"]
+    for path in leftovers + keep:
+        path.write_bytes(b"partial")
+    assert fit(config).resumed_from_step == 4
+    assert [p.name for p in leftovers if p.exists()] == []
+    assert all(p.read_bytes() == b"partial" for p in keep)
+
+
+def test_model_kwargs_name(finished_run):
+    """`model_kwargs={"name": ...}` reaches the builder; the saved model has that name."""
+    from kcnn.saving import load_model
+    folder, _, _ = finished_run
+    assert load_model(folder / "model.keras").name == "digits_lenet"
