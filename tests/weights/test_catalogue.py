@@ -4,6 +4,8 @@ sources, the class names, and the errors for unknown sources, models and tags.""
 import inspect
 import pathlib
 import re
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -142,3 +144,13 @@ def test_find_weights_defaults_and_tags():
 def test_unknown_names_suggest_close_ones(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_catalogue_imports_neither_numpy_nor_keras():
+    script = ("import sys, kcnn\n"
+              "kcnn.weights.list_weights(); kcnn.weights.imagenet_classes()\n"
+              "print([m for m in ('numpy', 'keras', 'h5py', 'safetensors') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
