@@ -285,6 +285,12 @@ def read_pth_zip(path):
                     entry = f"{prefix}data/{key}"
                     if entry not in names:
                         raise WeightsFileError(f"{path}: the storage entry {entry} is missing.")
+                    nbytes = numel * _np_dtype(marker.dtype, False).itemsize
+                    if archive.getinfo(entry).file_size != nbytes:  # checked before reading
+                        raise WeightsFileError(
+                            f"{path}: storage {key} holds {archive.getinfo(entry).file_size} "
+                            f"bytes; its record says {numel} {marker} elements ({nbytes} "
+                            "bytes): the file is damaged.")
                     storages[key] = _storage(archive.read(entry), key, marker, numel,
                                              order == "big", path)
                 return storages[key]

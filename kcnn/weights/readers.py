@@ -125,21 +125,47 @@ def read_safetensors(path):
     Raises:
         WeightsFileError: if the file is not safetensors, or is damaged or truncated.
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors import SafetensorError, safe_open
 
     fmt = detect_format(path)
     if fmt != "safetensors":
         raise WeightsFileError(f"{path}: a {fmt} file, not safetensors.")
+    with open(path, "rb") as file:
+        (size,) = struct.unpack("<Q", file.read(8))
+        try:
+            header = json.loads(file.read(size))
+        except ValueError as error:
+            raise WeightsFileError(f"{path}: a damaged safetensors header ({error}).") from None
+    header.pop("__metadata__", None)
+    tensors = {}
     try:
-        tensors = load_file(os.fspath(path))
-    except (SafetensorError, ValueError, TypeError, OSError) as error:
+        with safe_open(os.fspath(path), framework="numpy") as file:  # checks the layout
+            for name, info in header.items():  # in the header's order
+                if info["dtype"] == "BF16":  # NumPy has no bfloat16: widened to float32
+                    tensors[name] = _bfloat16(path, size, info)
+                elif info["dtype"] not in _SAFETENSORS_DTYPES:
+                    raise WeightsFileError(f"{path}: tensor {name!r} is of dtype "
+                                           f"{info['dtype']}, which NumPy cannot represent.")
+                else:
+                    tensors[name] = file.get_tensor(name)
+    except (SafetensorError, ValueError, TypeError, KeyError, OSError) as error:
+        if isinstance(error, WeightsFileError):
+            raise
         raise WeightsFileError(
             f"{path}: a damaged or truncated safetensors file ({error}).") from None
-    with open(path, "rb") as file:  # the header's key order (load_file's is the offsets')
-        (size,) = struct.unpack("<Q", file.read(8))
-        order = [k for k in json.loads(file.read(size)) if k != "__metadata__"]
-    return {name: tensors[name] for name in order}
+    return tensors
+
+
+_SAFETENSORS_DTYPES = {"F64", "F32", "F16", "I64", "I32", "I16", "I8", "U64", "U32", "U16",
+                       "U8", "BOOL", "C64"}
+
+
+def _bfloat16(path, header_size, info):
+    start, end = info["data_offsets"]
+    with open(path, "rb") as file:
+        file.seek(8 + header_size + start)
+        bits = np.frombuffer(file.read(end - start), "<u2")
+    return (bits.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
 
 
 def read_torch(path):

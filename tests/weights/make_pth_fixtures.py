@@ -29,6 +29,13 @@ def main():
     state = collections.OrderedDict(tensors)  # as torchvision's state_dict()
     torch.save(state, HERE / "data" / "torch_zip.pth")
     torch.save(state, HERE / "data" / "torch_legacy.pth", _use_new_zipfile_serialization=False)
+    # dtypes without a legacy storage class: torch writes _rebuild_tensor_v3 of an
+    # UntypedStorage and the dtype; float8 has no NumPy dtype (refused).
+    new = collections.OrderedDict(
+        u16=torch.tensor([0, 1, 65535], dtype=torch.uint16),
+        u32=torch.tensor([[7, 4294967295]], dtype=torch.uint32))
+    torch.save(new, HERE / "data" / "torch_v3.pth")
+    torch.save({"w": torch.ones(2, dtype=torch.float8_e4m3fn)}, HERE / "data" / "torch_float8.pth")
     for name in ("torch_zip.pth", "torch_legacy.pth"):  # torch reads them back
         loaded = torch.load(HERE / "data" / name, weights_only=True)
         assert all(torch.equal(loaded[k], v) for k, v in state.items())

@@ -63,11 +63,15 @@ class Global:
 
 
 class Storage:
-    """A flat storage; `torch_name` defaults from the dtype (BFloat16Storage: uint16 bits)."""
+    """A flat storage; `torch_name` defaults from the dtype (BFloat16Storage: uint16 bits).
 
-    def __init__(self, array, torch_name=None):
+    `numel` (default: the array's size) is the element count the file records.
+    """
+
+    def __init__(self, array, torch_name=None, numel=None):
         self.array = np.array(array, order="C").ravel()
         self.torch_name = torch_name or _NAMES[self.array.dtype.name]
+        self.numel = self.array.size if numel is None else numel
 
 
 class Strided:
@@ -95,7 +99,7 @@ class _Pickler(pickle._Pickler):
         if not isinstance(obj, Storage):
             return None
         key = self.storages.setdefault(id(obj), (str(len(self.storages)), obj))[0]
-        pid = ("storage", Global("torch", obj.torch_name), key, "cpu", obj.array.size)
+        pid = ("storage", Global("torch", obj.torch_name), key, "cpu", obj.numel)
         return pid + (None,) if self.legacy else pid
 
     def reducer_override(self, obj):
@@ -147,7 +151,7 @@ def write_pth(path, state, *, legacy=False, big_endian=False, archive="archive",
             pickle.dump(sorted(str(i) for i in range(len(storages))), file, protocol=2)
             for key in sorted(str(i) for i in range(len(storages))):
                 storage = storages[int(key)]
-                file.write(struct.pack(">q" if big_endian else "<q", storage.array.size))
+                file.write(struct.pack(">q" if big_endian else "<q", storage.numel))
                 file.write(_bytes(storage, big_endian))
         return
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:

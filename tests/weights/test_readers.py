@@ -3,9 +3,11 @@ every kind of bad file (hostile pickles, truncations, text, wrong magic)."""
 
 import gzip
 import io
+import json
 import os
 import pathlib
 import pickle
+import struct
 import zipfile
 
 import h5py
@@ -65,6 +67,16 @@ def _trace(data):
     trace = _Trace(data)
     trace.load()
     return trace.events
+
+
+def test_dtypes_without_a_storage_class(tmp_path):
+    # torch writes uint16/uint32 as _rebuild_tensor_v3 of an UntypedStorage and a dtype.
+    tensors = read_torch(DATA / "torch_v3.pth")
+    assert_same(tensors, {"u16": np.array([0, 1, 65535], np.uint16),
+                          "u32": np.array([[7, 4294967295]], np.uint32)})
+    with pytest.raises(WeightsFileError, match=r"dtype torch\.float8_e4m3fn, which NumPy "
+                                               "cannot represent"):
+        read_torch(DATA / "torch_float8.pth")
 
 
 def test_mimic_writer_matches_torch(tmp_path):
@@ -146,6 +158,11 @@ def test_module_persistent_ids_and_non_tensors_are_refused(tmp_path):
 
 def test_tensor_outside_its_storage_is_refused(tmp_path):
     path = tmp_path / "bad.pth"
+    for legacy in (False, True):  # a storage record that does not match its bytes
+        write_pth(path, {"w": Strided(Storage(np.zeros(6, np.float32), numel=8), 0, (6,),
+                                      (1,))}, legacy=legacy)
+        with pytest.raises(WeightsFileError, match="storage 0 holds|truncated in storage 0"):
+            read_torch(path)
     write_pth(path, {"w": Strided(Storage(np.zeros(6, np.float32)), 2, (2, 3), (3, 1))})
     with pytest.raises(WeightsFileError, match=r"reaches element 7 of storage 0, which holds 6"):
         read_torch(path)
@@ -216,6 +233,21 @@ def test_safetensors_round_trip_and_errors(tmp_path):
         assert str(cut) in str(error.value)
     with pytest.raises(WeightsFileError, match="not safetensors"):
         read_safetensors(TORCH_FILES["torch_zip"])
+
+
+def _raw_safetensors(path, dtype, data):
+    header = json.dumps({"w": {"dtype": dtype, "shape": [2], "data_offsets": [0, len(data)]}})
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + data)
+
+
+def test_safetensors_bfloat16_is_widened(tmp_path):
+    # bfloat16 (timm's and many hub files): NumPy has none, safetensors' NumPy API refuses it.
+    path = tmp_path / "bf16.safetensors"
+    _raw_safetensors(path, "BF16", np.array([0x3F80, 0xC020], "<u2").tobytes())
+    assert_same(read_weights(path), {"w": np.array([1.0, -2.5], np.float32)})
+    _raw_safetensors(path, "F8_E4M3", b"\x38\x38")
+    with pytest.raises(WeightsFileError, match="dtype F8_E4M3, which NumPy cannot"):
+        read_weights(path)
 
 
 # --- keras.applications' legacy .h5 --------------------------------------------------------
