@@ -104,9 +104,12 @@ def keras_records():
                     f"{model}/{file_name}"),
             "file_name": file_name, "hash_algorithm": "md5", "file_hash": file_hash,
             "file_size_mib": None, "num_params": params[model, top], "gflops": None,
-            "acc1": round(100 - top1, 3), "acc5": round(100 - top5, 3),
+            # the _notop file classifies nothing: no accuracy of its own
+            "acc1": round(100 - top1, 3) if top else None,
+            "acc5": round(100 - top5, 3) if top else None,
             "accuracy_source": ("keras-team/keras-applications README (top-1/top-5 error "
-                                f"{top1}/{top5}; single center crop, 224x224)"),
+                                f"{top1}/{top5}; single center crop, 224x224)" if top else
+                                "none: the convolutional layers of the file with the top"),
             "preprocessing": {
                 # keras.applications.vgg16.preprocess_input (mode "caffe"): RGB to BGR,
                 # the ImageNet mean pixel subtracted, no scaling. The README gives a
