@@ -4,7 +4,8 @@ Files go where `keras.utils.get_file` keeps keras.applications' weights:
 `$KERAS_HOME/models/` (default `~/.keras/models/`; `/tmp/.keras/models/` where that is
 not writable, as Keras does), under the published file name. A file already there is
 used without a download, once its hash matches; so a file downloaded by hand is put
-there. A file whose hash does not match is removed, never left in the cache.
+there. A cached file whose hash does not match is downloaded again; a downloaded one that
+does not match is removed, never left in the cache.
 
 Example:
 >>> path = kcnn.weights.fetch_weights("resnet18", "torchvision")
@@ -71,6 +72,12 @@ def file_hash(path, algorithm):
     return hasher.hexdigest()
 
 
+def _matches(digest, record):
+    if record.hash_algorithm == "sha256_prefix":
+        return digest.startswith(record.file_hash)
+    return digest == record.file_hash
+
+
 def check_hash(path, record):
     """Raises `WeightsHashError` (after removing the file) if `path` is not `record`'s file.
 
@@ -78,8 +85,7 @@ def check_hash(path, record):
     compared with the file's digest of that algorithm.
     """
     digest = file_hash(path, record.hash_algorithm)
-    if digest.startswith(record.file_hash) and (
-            record.hash_algorithm == "sha256_prefix" or digest == record.file_hash):
+    if _matches(digest, record):
         return
     os.remove(path)
     raise WeightsHashError(
@@ -103,13 +109,18 @@ def download_weights(record, *, root=None):
         WeightsDownloadError: (an OSError) if the download fails (offline, say); the
             message names the URL, the file name and its hash, and the exact path to
             put a file downloaded by hand.
-        WeightsHashError: (a ValueError) if the file's hash does not match; the file is
-            removed from the cache.
+        WeightsHashError: (a ValueError) if the downloaded file's hash does not match;
+            the file is removed from the cache. (A cached file that does not match, a
+            partial download say, is downloaded again.)
     """
     from keras.utils import get_file
 
     target = cache_path(record, root)
     md5 = record.hash_algorithm == "md5"
+    if not md5 and os.path.exists(target):  # (get_file checks a cached file's MD5 itself)
+        if _matches(file_hash(target, record.hash_algorithm), record):
+            return target
+        os.remove(target)  # a partial or other file: downloaded again, as get_file does
     try:
         path = get_file(fname=record.file_name, origin=record.url,
                         cache_subdir=CACHE_SUBDIR, cache_dir=os.path.dirname(cache_dir(root)),

@@ -49,11 +49,22 @@ def test_wrong_hash_raises_and_leaves_nothing_in_the_cache(tmp_path, monkeypatch
                                                r"SHA-256 starting with 00000000.*removed"):
         fetch_weights("resnet18", "torchvision", root=root)
     assert list((root / "models").iterdir()) == []
-    # A wrong file put in the cache by hand is refused and removed too.
-    (root / "models" / record.file_name).write_bytes(published.read_bytes())
+    # A wrong file in the cache is downloaded again (and still refused).
+    (root / "models" / record.file_name).write_bytes(b"not the file")
     with pytest.raises(WeightsHashError):
         fetch_weights("resnet18", "torchvision", root=root)
     assert list((root / "models").iterdir()) == []
+
+
+def test_partial_file_in_the_cache_is_downloaded_again(tmp_path, monkeypatch, published):
+    sha256 = hashlib.sha256(published.read_bytes()).hexdigest()
+    record = _patched(monkeypatch, url=published.as_uri(), file_hash=sha256[:8])
+    root = tmp_path / "keras_home"
+    (root / "models").mkdir(parents=True)
+    partial = root / "models" / record.file_name
+    partial.write_bytes(published.read_bytes()[:100])  # an interrupted download
+    assert fetch_weights("resnet18", "torchvision", root=root) == str(partial)
+    assert partial.read_bytes() == published.read_bytes()
 
 
 def test_md5_checked_by_get_file(tmp_path, monkeypatch, published):
