@@ -55,12 +55,17 @@ _DTYPES = {
 
 
 class _Marker:
-    """An inert stand-in for a torch global (a storage class, a dtype); not callable."""
+    """An inert stand-in for a torch global (a storage class, a dtype); not callable, and
+    immutable (a pickle's BUILD cannot retarget its dtype)."""
 
     __slots__ = ("name", "dtype")
 
     def __init__(self, name, dtype):
-        self.name, self.dtype = name, dtype
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "dtype", dtype)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{self!r} is read-only")
 
     def __repr__(self):
         return f"torch.{self.name}"

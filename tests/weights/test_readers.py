@@ -330,3 +330,14 @@ def test_bad_h5_files(tmp_path):
 
 def test_legacy_magic_is_torchs():
     assert (pickle.loads(TORCH_FILES["torch_legacy"].read_bytes()) == LEGACY_MAGIC)
+
+
+def test_a_pickle_cannot_retarget_a_storage_dtype(tmp_path):
+    # GLOBAL torch.FloatStorage, then BUILD (None, {"dtype": "O"}): an object dtype would
+    # read pointers from the file's bytes. The marker is read-only.
+    data = (b"\x80\x02ctorch\nFloatStorage\nq\x00N}X\x05\x00\x00\x00dtypeX\x01\x00\x00\x00Os"
+            b"\x86b.")
+    path = tmp_path / "retarget.pth"
+    write_pth(path, {}, pickled=data)
+    with pytest.raises(WeightsFileError, match="read-only"):
+        read_torch(path)
