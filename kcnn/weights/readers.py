@@ -21,8 +21,10 @@ Example:
 (64, 3, 7, 7)
 """
 
+import io
 import json
 import os
+import pickle
 import struct
 
 import numpy as np
@@ -33,8 +35,9 @@ FORMATS = ("safetensors", "torch_zip", "torch_legacy", "keras_h5")
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _ZIP = b"PK\x03\x04"
-# A legacy torch file starts with the pickle (protocol 2) of torch's magic number.
-_LEGACY_TORCH = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+# A legacy torch file starts with the pickle (protocol 2, torch's default) of its magic number.
+_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_TORCH = b"\x80\x02\x8a\x0a" + _MAGIC.to_bytes(10, "little")
 _EXPECTED = ("expected a .safetensors file, a torch .pth file (zip or legacy) or a "
              "keras.applications .h5 weights file")
 
@@ -66,7 +69,7 @@ def detect_format(path):
         raise WeightsFileError(f"{path}: an empty file; {_EXPECTED}.")
     if head.startswith(_ZIP):
         return "torch_zip"
-    if head.startswith(_LEGACY_TORCH):
+    if head.startswith(_LEGACY_TORCH) or (head[:1] == b"\x80" and _starts_with_magic(head)):
         return "torch_legacy"
     if any(head[offset:offset + 8] == _HDF5 for offset in (0, 512, 1024, 2048, 4096)):
         return "keras_h5"
@@ -83,12 +86,31 @@ def detect_format(path):
             "refused: kcnn unpickles only torch's tensor files, and never runs code from one.")
     if len(head) > 262 and head[257:262] == b"ustar":
         raise WeightsFileError(
-            f"{path}: a tar archive (torch's format before 0.4?), which kcnn does not read; "
+            f"{path}: a tar archive (torch's earliest format?), which kcnn does not read; "
             "re-save its state dict with a current torch, or as safetensors.")
     if head[:2] == b"\x1f\x8b":
         raise WeightsFileError(f"{path}: a gzip-compressed file; decompress it first.")
     raise WeightsFileError(
         f"{path}: not a weights file (it starts with {head[:16]!r}); {_EXPECTED}.")
+
+
+class _Inert(pickle.Unpickler):
+    """Unpickles plain data only: any global or persistent id is an error."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"global {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("persistent id")
+
+
+def _starts_with_magic(head):
+    """A legacy torch file saved with another pickle protocol starts with the magic number
+    (a pickle of a few dozen bytes: only those are unpickled, as plain data)."""
+    try:
+        return _Inert(io.BytesIO(head[:64])).load() == _MAGIC
+    except Exception:  # not a pickle of plain data: not a torch file
+        return False
 
 
 def read_weights(path):

@@ -36,6 +36,8 @@ def main():
         u32=torch.tensor([[7, 4294967295]], dtype=torch.uint32))
     torch.save(new, HERE / "data" / "torch_v3.pth")
     torch.save({"w": torch.ones(2, dtype=torch.float8_e4m3fn)}, HERE / "data" / "torch_float8.pth")
+    torch.save({"w": torch.arange(3.0)}, HERE / "data" / "torch_legacy_protocol4.pth",
+               _use_new_zipfile_serialization=False, pickle_protocol=4)
     for name in ("torch_zip.pth", "torch_legacy.pth"):  # torch reads them back
         loaded = torch.load(HERE / "data" / name, weights_only=True)
         assert all(torch.equal(loaded[k], v) for k, v in state.items())

@@ -69,6 +69,12 @@ def _trace(data):
     return trace.events
 
 
+def test_legacy_file_of_another_pickle_protocol():
+    path = DATA / "torch_legacy_protocol4.pth"  # torch.save(..., pickle_protocol=4)
+    assert detect_format(path) == "torch_legacy"
+    assert_same(read_torch(path), {"w": np.array([0.0, 1.0, 2.0], np.float32)})
+
+
 def test_dtypes_without_a_storage_class(tmp_path):
     # torch writes uint16/uint32 as _rebuild_tensor_v3 of an UntypedStorage and a dtype.
     tensors = read_torch(DATA / "torch_v3.pth")
