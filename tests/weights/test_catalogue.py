@@ -78,6 +78,7 @@ def test_parameter_counts_match_kcnn(record):
     assert record.num_params == count
 
 
+@pytest.mark.slow  # builds GoogLeNet: 1.5-5 s
 @pytest.mark.xfail(strict=True, reason=(
     "issue 9: kcnn's googlenet(batch_norm=True, branch3_kernel_size=3) keeps the "
     "convolution biases that torchvision's BasicConv2d drops (6,639,464 vs 6,624,904 "
