@@ -135,14 +135,14 @@ class _Unpickler(pickle.Unpickler):
                 f"{self._path}: refused to load the global {module}.{name}: a weights file "
                 "needs only tensors (torch._utils._rebuild_tensor_v2, storage classes, "
                 "collections.OrderedDict), and kcnn never runs code from a file. If the "
-                "file is trusted, re-save its state dict as tensors only, e.g. with "
-                "safetensors.torch.save_file(torch.load(path, weights_only=True), ...).")
+                "file is trusted, load it with torch and re-save its state dict (tensors "
+                "only), e.g. with safetensors.torch.save_file(state_dict, path).")
         return found
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
                 and isinstance(pid[1], _Marker) and isinstance(pid[2], str)
-                and isinstance(pid[4], int)):
+                and type(pid[4]) is int and pid[4] >= 0):
             raise WeightsFileError(
                 f"{self._path}: refused the persistent id {pid!r}: only tensor storages are "
                 "allowed (a saved nn.Module's source code is not).")
@@ -176,7 +176,7 @@ class _Unpickler(pickle.Unpickler):
             return _Pending((storage, offset, size, stride))
         size, stride = _ints(size), _ints(stride)
         if (size is None or stride is None or len(size) != len(stride)
-                or not isinstance(offset, int) or offset < 0
+                or type(offset) is not int or offset < 0
                 or any(s < 0 for s in size + stride)):
             raise WeightsFileError(f"{self._path}: bad tensor layout offset={offset!r} "
                                    f"size={size!r} stride={stride!r} (storage {storage.key}).")
