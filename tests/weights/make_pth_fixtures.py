@@ -38,6 +38,13 @@ def main():
     torch.save({"w": torch.ones(2, dtype=torch.float8_e4m3fn)}, HERE / "data" / "torch_float8.pth")
     torch.save({"w": torch.arange(3.0)}, HERE / "data" / "torch_legacy_protocol4.pth",
                _use_new_zipfile_serialization=False, pickle_protocol=4)
+    # A module's state_dict(), as torchvision publishes them: an OrderedDict carrying
+    # `_metadata` (set by the pickle's BUILD), Parameters and buffers.
+    module = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    with torch.no_grad():
+        for i, tensor in enumerate(module.state_dict().values()):
+            tensor.copy_(torch.arange(tensor.numel()).reshape(tensor.shape) + i)
+    torch.save(module.state_dict(), HERE / "data" / "torch_state_dict.pth")
     for name in ("torch_zip.pth", "torch_legacy.pth"):  # torch reads them back
         loaded = torch.load(HERE / "data" / name, weights_only=True)
         assert all(torch.equal(loaded[k], v) for k, v in state.items())

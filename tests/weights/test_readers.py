@@ -69,6 +69,21 @@ def _trace(data):
     return trace.events
 
 
+def test_module_state_dict_with_metadata():
+    # nn.Module.state_dict() (torchvision's files): an OrderedDict with `_metadata`.
+    with zipfile.ZipFile(DATA / "torch_state_dict.pth") as zf:
+        assert b"_metadata" in zf.read("torch_state_dict/data.pkl")
+    tensors = read_torch(DATA / "torch_state_dict.pth")
+    assert_same(tensors, {
+        "0.weight": np.array([0.0, 1.0], np.float32).reshape(2, 1, 1, 1),
+        "0.bias": np.array([1.0, 2.0], np.float32),
+        "1.weight": np.array([2.0, 3.0], np.float32),
+        "1.bias": np.array([3.0, 4.0], np.float32),
+        "1.running_mean": np.array([4.0, 5.0], np.float32),
+        "1.running_var": np.array([5.0, 6.0], np.float32),
+        "1.num_batches_tracked": np.array(6, np.int64)})
+
+
 def test_legacy_file_of_another_pickle_protocol():
     path = DATA / "torch_legacy_protocol4.pth"  # torch.save(..., pickle_protocol=4)
     assert detect_format(path) == "torch_legacy"
