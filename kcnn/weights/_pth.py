@@ -109,7 +109,7 @@ class _Unpickler(pickle.Unpickler):
     """Unpickles a state dict; storages come from `read_storage(key, marker, numel)`."""
 
     def __init__(self, file, path, read_storage=None, big_endian=False):
-        super().__init__(file)
+        super().__init__(file, encoding="utf-8")  # Python 2 strings, as torch.load decodes them
         self._path, self._read_storage, self.big_endian = path, read_storage, big_endian
         self.views = {}  # view key → _Storage (legacy files' slices of a storage)
         self._globals = {
