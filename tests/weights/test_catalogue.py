@@ -11,6 +11,7 @@ import tomllib
 import pytest
 
 import kcnn.models
+from conftest import count_trainable
 from kcnn.weights import (SOURCES, check_source, find_weights, imagenet_classes,
                           list_weights)
 
@@ -78,15 +79,13 @@ def test_parameter_counts_match_kcnn(record):
     assert record.num_params == count
 
 
-@pytest.mark.slow  # builds GoogLeNet: 1.5-5 s
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 9: kcnn's googlenet(batch_norm=True, branch3_kernel_size=3) keeps the "
-    "convolution biases that torchvision's BasicConv2d drops (6,639,464 vs 6,624,904 "
-    "parameters); the GoogLeNet exactness work changes the builder"))
+@pytest.mark.slow  # builds GoogLeNet: 1-5 s
 def test_googlenet_torchvision_form_parameter_count():
+    # The record's builder arguments build torchvision's form (BatchNorm, a 3×3 "5×5"
+    # branch), whose trainable parameters are torchvision's num_params (main network).
     record = find_weights("googlenet", "torchvision")
     model = kcnn.models.googlenet(input_shape=(32, 32, 3), **record.builder_kwargs)
-    assert model.count_params() == record.num_params == 6_624_904
+    assert count_trainable(model) == record.num_params == 6_624_904
 
 
 def test_keras_records_match_keras_sources():

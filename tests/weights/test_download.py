@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from conftest import closed_port
 from kcnn.weights import (WeightsDownloadError, WeightsHashError, cache_path, catalogue,
                           download_weights, fetch_weights, find_weights, read_weights)
 from weights.pth_writer import fixture_state, fixture_tensors, write_pth
@@ -79,9 +80,10 @@ def test_md5_checked_by_get_file(tmp_path, monkeypatch, published):
     assert [p.name for p in (root / "models").iterdir()] == [record.file_name]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/resnet18-f37072fd.pth",
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/resnet18-f37072fd.pth",
                                  "file:///nonexistent/resnet18-f37072fd.pth"])
 def test_offline_says_what_to_download_and_where(tmp_path, monkeypatch, published, url):
+    url = url.format(port=closed_port())  # connection refused at once
     _patched(monkeypatch, url=url)
     root = tmp_path / "keras_home"
     with pytest.raises(WeightsDownloadError) as error:
