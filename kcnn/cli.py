@@ -35,6 +35,7 @@ class _Command(NamedTuple):
 
 _COMMANDS = {
     "models": _Command("kcnn.models._cli", "list the registered models", None),
+    "weights": _Command("kcnn.weights._cli", "list the published pretrained weights", None),
     "summary": _Command(
         "kcnn.analysis._cli",
         "print shapes, parameters, MACs and receptive fields per layer", "keras"),
