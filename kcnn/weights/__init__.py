@@ -1,0 +1,1 @@
+"""Pretrained weights for kcnn models: readers, converters, catalogue."""
