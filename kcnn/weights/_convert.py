@@ -43,9 +43,12 @@ class LoadReport:
         missing: kcnn weight paths left as they were: `(path, source key or None)`.
         unexpected: source keys that nothing used.
         mismatched: `(source key, source shape, kcnn path, expected source shape)`.
+        not_loaded: every kcnn weight path left as it was (missing, mismatched, or in a
+            layer that did not load whole).
     """
 
     loaded: list = dataclasses.field(default_factory=list)
+    not_loaded: list = dataclasses.field(default_factory=list)
     missing: list = dataclasses.field(default_factory=list)
     unexpected: list = dataclasses.field(default_factory=list)
     mismatched: list = dataclasses.field(default_factory=list)
@@ -137,15 +140,13 @@ def load(model, targets, state, *, strict=True, skip=(), source="the weights",
             f"{source} do not fit this {what}; nothing was loaded (strict=False loads the "
             f"weights that fit and reports the rest):\n{report.describe()}", report)
     chosen = {p: v for p, (unit, v) in values.items() if unit not in failed_units}
-    # Paths in a failed unit whose own tensor matched are reported as not loaded too.
-    report.missing.extend((p, next(t.key for t in targets if t.path == p))
-                          for p in values if p not in chosen)
     if not chosen:
         raise WeightsMismatchError(
             f"{source}: no tensor fits this {what}; nothing was loaded:\n"
             f"{report.describe()}", report)
     _assign(by_path, chosen)
     report.loaded = list(chosen)
+    report.not_loaded = [p for p in by_path if p not in chosen]
     return report
 
 
