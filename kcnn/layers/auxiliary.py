@@ -41,6 +41,11 @@ class AuxiliaryClassifier(keras.layers.Layer):
         self.classifier_activation = classifier_activation
         self.adaptive_pool = adaptive_pool
         self.bn_epsilon = bn_epsilon
+        if adaptive_pool is not None and not hasattr(keras.layers, "AdaptiveAveragePooling2D"):
+            raise ValueError(
+                "AuxiliaryClassifier: `adaptive_pool` needs keras.layers."
+                f"AdaptiveAveragePooling2D, which Keras {keras.__version__} lacks; "
+                "upgrade Keras.")
         self.pool = (keras.layers.AveragePooling2D(5, strides=3, name="pool")
                      if adaptive_pool is None else
                      keras.layers.AdaptiveAveragePooling2D(adaptive_pool, name="pool"))
