@@ -218,6 +218,9 @@ def load_torchvision(model, state_dict, *, strict=True, source="the torchvision 
             than the file's, `include_top=False`).
         source: str. Names the weights in messages (a file name).
 
+    torchvision's GoogLeNet file holds the auxiliary heads (`aux1.*`, `aux2.*`); into a
+    model built without `aux_logits` they are dropped, as torchvision does, not reported.
+
     Returns:
         A `kcnn.weights._convert.LoadReport`.
 
@@ -231,5 +234,10 @@ def load_torchvision(model, state_dict, *, strict=True, source="the torchvision 
                    if t.key and t.key.endswith(".running_mean")}
     skip = [k for k in state_dict if k.endswith(".num_batches_tracked")
             and k.rsplit(".", 1)[0] in bn_prefixes]
+    if family == "googlenet":
+        # torchvision's googlenet file holds the auxiliary heads; like torchvision's
+        # googlenet(weights=..., aux_logits=False), a model without them drops them.
+        names = {layer.name for layer in model.layers}
+        skip += [k for k in state_dict if k.split(".", 1)[0] in {"aux1", "aux2"} - names]
     return load(model, targets, state_dict, strict=strict, skip=skip, source=source,
                 what=f"{model.name!r} model")

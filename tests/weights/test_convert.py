@@ -75,6 +75,13 @@ def test_googlenet_torchvision_form_gives_torchvisions_outputs_and_aux_outputs()
     # adaptive aux pool makes them independent of the input size).
     aux = sum(count_trainable(model.get_layer(n)) for n in ("aux1", "aux2"))
     assert (count_trainable(model), count_trainable(model) - aux) == (13_004_888, 6_624_904)
+    # Without aux heads, the file's aux tensors are dropped, as torchvision does.
+    main = kcnn.models.googlenet(input_shape=(100, 100, 3), form="torchvision",
+                                 transform_input=True)
+    report = load_torchvision(main, torch_cases.state(rec))
+    assert report.complete
+    got, want = np.asarray(main(torch_cases.images(rec))), rec["expected"]["predictions"]
+    assert np.abs(got - want).max() <= BOUND * max(1.0, np.abs(want).max())
 
 
 def test_vgg11_bn_body_gives_torchvisions_features():
