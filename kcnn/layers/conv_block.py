@@ -34,6 +34,8 @@ class ConvBlock(keras.layers.Layer):
         use_bias: bool or None. Bias in the convolution; `None` means "only without
             batch norm", as the papers and torchvision do. Defaults to `None`.
         kernel_initializer: initializer for the kernel. Defaults to `"he_normal"`.
+        bn_epsilon: float. The BatchNorm epsilon. Defaults to 1e-5 (PyTorch's default;
+            torchvision's GoogLeNet uses 1e-3).
 
     Example:
     >>> block = kcnn.layers.ConvBlock(64, 3, batch_norm=True)
@@ -43,7 +45,7 @@ class ConvBlock(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="same", groups=1,
                  batch_norm=False, activation="relu", use_bias=None,
-                 kernel_initializer="he_normal", **kwargs):
+                 kernel_initializer="he_normal", bn_epsilon=BN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
@@ -53,6 +55,7 @@ class ConvBlock(keras.layers.Layer):
         self.batch_norm = batch_norm
         self.activation = activation
         self.use_bias = (not batch_norm) if use_bias is None else use_bias
+        self.bn_epsilon = bn_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.pad = (keras.layers.ZeroPadding2D(padding, name="pad")
                     if isinstance(padding, int) and padding > 0 else None)
@@ -62,7 +65,7 @@ class ConvBlock(keras.layers.Layer):
             groups=groups, use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer, name="conv")
         self.bn = (keras.layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn") if batch_norm else None)
+            momentum=BN_MOMENTUM, epsilon=bn_epsilon, name="bn") if batch_norm else None)
         self.act = keras.layers.Activation(activation, name="act") if activation else None
 
     def build(self, input_shape):
@@ -104,5 +107,6 @@ class ConvBlock(keras.layers.Layer):
             "activation": self.activation,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bn_epsilon": self.bn_epsilon,
         })
         return config

@@ -108,6 +108,7 @@ ARGUMENTS = {
     "aux_logits": _check_bool,
     "batch_norm": _check_bool,
     "stride_in_1x1": _check_bool,
+    "transform_input": _check_bool,
     "pooling": lambda m, a, v: _check_choice(m, a, v, POOLING_CHOICES),
     "classifier_activation": lambda m, a, v: _check_activation(m, a, v, optional=True),
     "activation": lambda m, a, v: _check_activation(m, a, v, optional=False),
@@ -142,7 +143,7 @@ def _check_input_shape(model, value, min_size):
     return shape
 
 
-def check_args(model, *, min_size, choices=None, **arguments):
+def check_args(model, *, min_size, choices=None, optional=(), **arguments):
     """Validates every argument of a builder before it builds a layer.
 
     Args:
@@ -151,6 +152,9 @@ def check_args(model, *, min_size, choices=None, **arguments):
         choices: dict or None. The builder's own arguments that take one of a few values:
             name → tuple of the allowed values (compared by type and value, so `0` is not
             `False`). Defaults to `None`.
+        optional: tuple of str. Arguments checked by `ARGUMENTS` that may also be `None`,
+            meaning "the builder's default for the other arguments" (googlenet's
+            `batch_norm` and `dropout` follow its `form`). Defaults to `()`.
         **arguments: every argument of the builder, by name: each is checked by its entry
             in `ARGUMENTS` or `choices`, and `input_shape` must be `(height, width,
             channels)`, where height and width may be `None` (any size, known when the
@@ -166,6 +170,8 @@ def check_args(model, *, min_size, choices=None, **arguments):
     """
     choices = choices or {}
     for arg, value in arguments.items():
+        if value is None and arg in optional:
+            continue
         if arg in choices:
             _check_choice(model, arg, value, choices[arg])
         elif arg in ARGUMENTS:

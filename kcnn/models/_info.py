@@ -207,7 +207,7 @@ _GOOGLENET = (
         reference_accuracy=(
             _acc("ImageNet", "top-5 error", 10.07, "paper", "1 net, 1 crop"),
             _acc("ImageNet", "top-1 accuracy", 69.8, "torchvision",
-                 "torchvision's variant: batch_norm=True, branch3_kernel_size=3")),
+                 "torchvision's form: form='torchvision'")),
     ),
 )
 

@@ -5,7 +5,9 @@
   executing nothing from the file (torch need not be installed);
 - the catalogue (`list_weights`, `find_weights`, `imagenet_classes`): one record per
   published file, with its URL, hash, accuracy and evaluation preprocessing;
-- downloads (`fetch_weights`): into Keras's cache, the hash checked.
+- downloads (`fetch_weights`): into Keras's cache, the hash checked;
+- converters (`load_torchvision`, `load_keras`): a source's tensors into a kcnn model,
+  all-or-nothing (`LoadReport`, `WeightsMismatchError`).
 
 Nothing is imported until first used: `import kcnn.weights` imports neither NumPy nor
 Keras, and `kcnn.weights.read_weights` loads only the readers.
@@ -21,6 +23,9 @@ _LAZY = {
                      "imagenet_classes", "list_weights"), "kcnn.weights.catalogue"),
     **dict.fromkeys(("WeightsDownloadError", "WeightsHashError", "cache_dir", "cache_path",
                      "download_weights", "fetch_weights"), "kcnn.weights.download"),
+    **dict.fromkeys(("LoadReport", "WeightsMismatchError"), "kcnn.weights._convert"),
+    "load_torchvision": "kcnn.weights.convert_torchvision",
+    "load_keras": "kcnn.weights.convert_keras",
 }
 
 __all__ = sorted(_LAZY)

@@ -73,7 +73,10 @@ OUT_OF_RANGE = {
     "activation": ["tanhh", "", 0],
     "dropout": [-0.1, 1.0, 1.5, float("nan"), float("inf")],
     "subsampling": ["min", "AVG", ""],
-    "branch3_kernel_size": [4, 7, 1, 0, -3],
+    "branch3_kernel_size": [4, 7, 1, 0, -3, 3.0, "3", True],
+    # googlenet's batch_norm defaults to None (its `form`'s); a bool elsewhere.
+    "batch_norm": ["no", "False", 0, 1, 1.0],
+    "form": ["Paper", "torch", "", 0, True],
     "shortcut": ["option_a", "Projection", "", True],
     "backbone": ["vgg17", "resnet50", "VGG16", ""],
     "name": ["", "a/b"],

@@ -39,7 +39,7 @@ ENUMS = {
     "alexnet": models.AlexNet_Weights, "googlenet": models.GoogLeNet_Weights,
 }
 # kcnn builder arguments that make torchvision's form where kcnn's default differs.
-BUILDER_KWARGS = {"googlenet": {"batch_norm": True, "branch3_kernel_size": 3}}
+BUILDER_KWARGS = {"googlenet": {"form": "torchvision", "transform_input": True}}
 
 
 def _number(value):
