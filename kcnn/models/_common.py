@@ -101,6 +101,12 @@ def _check_choice(model, arg, value, choices):
     raise ValueError(message)
 
 
+def _check_weights(model, arg, value):
+    # kcnn.weights sits above the builders; its catalogue imports neither Keras nor NumPy.
+    from kcnn.weights import pretrained
+    return pretrained.check_weights(model, value)
+
+
 # How each argument that several builders share is checked: name → check(model, arg, value).
 ARGUMENTS = {
     "num_classes": _check_num_classes,
@@ -114,6 +120,7 @@ ARGUMENTS = {
     "activation": lambda m, a, v: _check_activation(m, a, v, optional=False),
     "dropout": _check_rate,
     "name": _check_name,
+    "weights": _check_weights,
 }
 
 
@@ -180,6 +187,30 @@ def check_args(model, *, min_size, choices=None, optional=(), **arguments):
             raise LookupError(f"{model}: no check for its argument `{arg}`: add one to "
                               "ARGUMENTS in kcnn/models/_common.py or pass its `choices`.")
     return _check_input_shape(model, arguments["input_shape"], min_size)
+
+
+def prepare_weights(model, weights, include_top, **arguments):
+    """The weights file of a build and the form arguments it needs, before any layer.
+
+    Builders stay topology only: `kcnn.weights.pretrained` finds (downloads) the file and
+    says which of `arguments` (form arguments as given, `None` for "the default") the
+    weights' network fixes, refusing a contradicting one.
+
+    Returns:
+        `(prepared, arguments)`: `prepared` is None when `weights` is None (and
+        `arguments` are returned as given).
+    """
+    if weights is None:
+        return None, arguments
+    from kcnn.weights import pretrained
+    return pretrained.prepare(model, weights, include_top=include_top, arguments=arguments)
+
+
+def load_weights(model, prepared, include_top, num_classes):
+    """Loads `prepared` (from `prepare_weights`) into the built `model`; returns it."""
+    if prepared is None:
+        return model
+    return prepared.load(model, include_top=include_top, num_classes=num_classes)
 
 
 DENSE_HEAD = "the dense head (include_top=True; include_top=False takes any size)"

@@ -4,7 +4,8 @@ import keras
 
 from kcnn.layers import (AuxiliaryClassifier, ChannelAffine, ConvBlock, InceptionBlock,
                          LocalResponseNormalization)
-from kcnn.models._common import check_args, check_fixed_size, classifier, global_pool
+from kcnn.models._common import (check_args, check_fixed_size, classifier, global_pool,
+                                 load_weights, prepare_weights)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -32,8 +33,8 @@ FORMS = ("paper", "torchvision")
 
 
 def _form_args(form, batch_norm, branch3_kernel_size, dropout, transform_input):
-    """The arguments `form` implies; ValueError for a contradicting one."""
-    if form == "paper":
+    """The arguments `form` implies (None: the paper's); ValueError for a contradicting one."""
+    if form in (None, "paper"):
         if transform_input:
             raise ValueError("googlenet: `transform_input=True` is torchvision's; it needs "
                              "form='torchvision'; got form='paper'.")
@@ -73,8 +74,8 @@ def is_torchvision_form(model):
 @register_model
 def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
               pooling=None, classifier_activation=None, aux_logits=False,
-              form="paper", batch_norm=None, branch3_kernel_size=None, dropout=None,
-              transform_input=False, name="googlenet"):
+              form=None, batch_norm=None, branch3_kernel_size=None, dropout=None,
+              transform_input=None, weights=None, name="googlenet"):
     """GoogLeNet (Szegedy et al., 2015). 6,998,552 parameters as in the paper, no aux heads.
 
     Stem (7×7/2 conv, pool, LRN, 1×1 and 3×3 convs, LRN, pool), inception (3a)–(5b)
@@ -103,7 +104,8 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         classifier_activation: activation of the output layers; `None` gives logits.
         aux_logits: bool. Add the auxiliary classifiers after (4a) and (4d) as extra
             outputs named "aux1" and "aux2" (training only). Defaults to `False`.
-        form: "paper" or "torchvision". Defaults to `"paper"`.
+        form: "paper" or "torchvision". Defaults to `None`: "paper", or "torchvision"
+            with `weights="torchvision"`.
         batch_norm: bool. BatchNorm after every convolution instead of biases and LRN.
             Defaults to `False` (paper form); must be `True` or left out with
             `form="torchvision"`.
@@ -112,7 +114,12 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
             0.2 (torchvision form).
         transform_input: bool. torchvision form only: first map ImageNet-normalized
             images to the (x - 0.5) / 0.5 normalization the original weights expect,
-            as torchvision's pretrained googlenet does. Defaults to `False`.
+            as torchvision's pretrained googlenet does. Defaults to `None`: `False`, or
+            `True` with torchvision's weights (as torchvision).
+        weights: None, "torchvision" (or "torchvision:TAG") or the path of a weights
+            file: see `kcnn.weights.pretrained`. Builds torchvision's form
+            (`form="torchvision", transform_input=True`); a contradicting argument is
+            a ValueError. Defaults to `None`.
         name: str. Model name. Defaults to `"googlenet"`.
 
     Returns:
@@ -123,12 +130,18 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     input_shape = check_args(
         "googlenet",  # aux_logits is checked before input_shape, whose minimum it sets
         min_size=info.min_input_size_aux if aux_logits is True else info.min_input_size,
-        choices={"form": FORMS, "branch3_kernel_size": (None, 5, 3)},
-        optional=("batch_norm", "dropout"), input_shape=input_shape,
+        choices={"form": (None, *FORMS), "branch3_kernel_size": (None, 5, 3)},
+        optional=("batch_norm", "dropout", "transform_input"), input_shape=input_shape,
         num_classes=num_classes, include_top=include_top, pooling=pooling,
         classifier_activation=classifier_activation, aux_logits=aux_logits, form=form,
         batch_norm=batch_norm, branch3_kernel_size=branch3_kernel_size, dropout=dropout,
-        transform_input=transform_input, name=name)
+        transform_input=transform_input, weights=weights, name=name)
+    pretrained, given = prepare_weights(
+        "googlenet", weights, include_top, form=form, batch_norm=batch_norm,
+        branch3_kernel_size=branch3_kernel_size, transform_input=transform_input)
+    form, batch_norm, branch3_kernel_size, transform_input = (
+        given[k] for k in ("form", "batch_norm", "branch3_kernel_size", "transform_input"))
+    form, transform_input = form or "paper", bool(transform_input)
     batch_norm, branch3_kernel_size, dropout = _form_args(
         form, batch_norm, branch3_kernel_size, dropout, transform_input)
     if aux_logits and not include_top:
@@ -172,7 +185,8 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         x = classifier("googlenet", x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
-    return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+    model = keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+    return load_weights(model, pretrained, include_top, num_classes)
 
 
 # Feature stages: the stem's stride-2 and stride-4 maps (conv2 before its LRN), then the

@@ -159,7 +159,7 @@ def test_weights_that_need_another_form_are_refused():
                                                          "branch3_kernel_size=3"),
     ({"form": "torchvision", "batch_norm": False}, "form='torchvision' has batch_norm=True"),
     ({"transform_input": True}, "transform_input=True.*needs form='torchvision'"),
-    ({"form": "caffe"}, "`form` must be one of 'paper', 'torchvision'"),
+    ({"form": "caffe"}, "`form` must be one of None, 'paper', 'torchvision'"),
 ])
 def test_googlenet_contradicting_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
