@@ -7,7 +7,10 @@
   published file, with its URL, hash, accuracy and evaluation preprocessing;
 - downloads (`fetch_weights`): into Keras's cache, the hash checked;
 - converters (`load_torchvision`, `load_keras`): a source's tensors into a kcnn model,
-  all-or-nothing (`LoadReport`, `WeightsMismatchError`).
+  all-or-nothing (`LoadReport`, `WeightsMismatchError`); the builders' `weights=`
+  (`kcnn.weights.pretrained`, `FreshHeadWarning`);
+- the weights' preprocessing (`weights_preprocessing`, `preprocess`): the evaluation
+  preprocessing of each file as kcnn's `Preprocessing`, with ImageNet's class names.
 
 Nothing is imported until first used: `import kcnn.weights` imports neither NumPy nor
 Keras, and `kcnn.weights.read_weights` loads only the readers.
@@ -26,6 +29,9 @@ _LAZY = {
     **dict.fromkeys(("LoadReport", "WeightsMismatchError"), "kcnn.weights._convert"),
     "load_torchvision": "kcnn.weights.convert_torchvision",
     "load_keras": "kcnn.weights.convert_keras",
+    **dict.fromkeys(("FreshHeadWarning",), "kcnn.weights.pretrained"),
+    **dict.fromkeys(("preprocess", "record_preprocessing", "source_preprocessing",
+                     "weights_preprocessing"), "kcnn.weights.preprocessing"),
 }
 
 __all__ = sorted(_LAZY)
