@@ -45,6 +45,9 @@ _COMMANDS = {
     "export": _Command(
         "kcnn.export._cli",
         "export a trained model as a versioned SavedModel for TF Serving", "tensorflow"),
+    "predict": _Command(
+        "kcnn._predict_cli",
+        "classify image files with pretrained weights or a trained run", "tensorflow"),
     "prepare": _Command(
         "kcnn.data._cli",
         "download and prepare a TFDS dataset (to train offline, elsewhere)", "tensorflow"),

@@ -30,8 +30,9 @@ _LAZY = {
     "load_torchvision": "kcnn.weights.convert_torchvision",
     "load_keras": "kcnn.weights.convert_keras",
     **dict.fromkeys(("FreshHeadWarning",), "kcnn.weights.pretrained"),
-    **dict.fromkeys(("preprocess", "record_preprocessing", "source_preprocessing",
-                     "weights_preprocessing"), "kcnn.weights.preprocessing"),
+    **dict.fromkeys(("preprocess", "preprocessing_for_weights", "record_preprocessing",
+                     "source_preprocessing", "weights_preprocessing"),
+                    "kcnn.weights.preprocessing"),
 }
 
 __all__ = sorted(_LAZY)

@@ -61,6 +61,35 @@ def weights_preprocessing(model, source, *, tag=None, include_top=True):
     return record_preprocessing(record, class_names=include_top)
 
 
+def preprocessing_for_weights(model, weights, *, include_top=True, class_names=True):
+    """The contract of a builder's `weights=` value for `model`.
+
+    Args:
+        model: str. A kcnn model name.
+        weights: a source ("torchvision", "torchvision:TAG") or a weights file's path.
+            A file gets the preprocessing of its source's default record for `model`
+            (or the source's common one, `source_preprocessing`).
+        include_top: bool. As `find_weights`. Defaults to `True`.
+        class_names: bool. ImageNet's class names where the weights classify ImageNet.
+            Defaults to `True`.
+
+    Returns:
+        A `Preprocessing`.
+    """
+    import dataclasses
+
+    from kcnn.weights import pretrained
+
+    source = pretrained.source_of(weights)
+    parsed = pretrained.parse_source(weights) if isinstance(weights, str) else None
+    if model in {r.model for r in catalogue.list_weights(source=source)}:
+        record = catalogue.find_weights(model, source, tag=parsed and parsed[1],
+                                        include_top=include_top)
+        return record_preprocessing(record, class_names=class_names and include_top)
+    prep = source_preprocessing(source)
+    return prep if class_names else dataclasses.replace(prep, class_names=None)
+
+
 def source_preprocessing(source):
     """The evaluation preprocessing most of `source`'s default files share (torchvision:
     resize 256, crop 224, ImageNet mean and std; keras: BGR, caffe mean), with ImageNet's

@@ -59,7 +59,7 @@ def _expected():
             f"'source:TAG'), or the path of a weights file")
 
 
-def _parse_source(value):
+def parse_source(value):
     """`(source, tag)` for "torchvision" or "torchvision:IMAGENET1K_V1"; None otherwise."""
     source, _, tag = value.partition(":")
     if source in catalogue.SOURCES:
@@ -91,7 +91,7 @@ def check_weights(model, weights):
     if not isinstance(text, str):
         raise TypeError(f"{model}: `weights` must be {_expected()}; got "
                         f"weights={weights!r} (a path of bytes).")
-    parsed = _parse_source(text) if isinstance(weights, str) else None
+    parsed = parse_source(text) if isinstance(weights, str) else None
     if parsed is not None:
         try:
             catalogue.find_weights(model, parsed[0], tag=parsed[1])
@@ -195,7 +195,7 @@ def _head_mismatch(mismatch, num_classes):
 
 def source_of(weights):
     """The source whose names a `weights` value holds (a source name, or a file's format)."""
-    parsed = _parse_source(weights) if isinstance(weights, str) else None
+    parsed = parse_source(weights) if isinstance(weights, str) else None
     if parsed is not None:
         return parsed[0]
     from kcnn.weights import readers
@@ -236,9 +236,9 @@ def prepare(model, weights, *, include_top, arguments):
             raise ValueError(
                 f"{model}: `weights`={os.fspath(weights)!r} are for {arg}={want!r} (the "
                 f"network they were trained as); got {arg}={given!r}. Leave `{arg}` out.")
-    if isinstance(weights, str) and _parse_source(weights) is not None:
+    if isinstance(weights, str) and parse_source(weights) is not None:
         from kcnn.weights import download
-        _, tag = _parse_source(weights)
+        _, tag = parse_source(weights)
         record = catalogue.find_weights(model, source, tag=tag, include_top=include_top)
         return Prepared(model, source, download.download_weights(record), record), resolved
     return Prepared(model, source, os.fspath(weights)), resolved
