@@ -7,8 +7,8 @@ from TF Serving.
 
 Example:
 >>> model, prep = load_predictor("resnet50", weights="torchvision")
->>> predict_files(model, prep, ["cat.jpg"], top_k=3)[0]
-[(281, 'tabby', 0.52...), (282, 'tiger cat', 0.21...), (285, 'Egyptian cat', 0.17...)]
+>>> top = predict_files(model, prep, ["cat.jpg"], top_k=3)[0]
+>>> index, name, probability = top[0]      # the best class of cat.jpg
 """
 
 import os
