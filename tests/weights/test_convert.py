@@ -14,9 +14,11 @@ import re
 import keras
 import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 import kcnn
 from conftest import count_trainable
+from kcnn.models.googlenet import is_torchvision_form
 from weights import torch_cases
 from weights.seeded import seeded_images, seeded_state
 from kcnn.weights._convert import WeightsMismatchError
@@ -61,7 +63,7 @@ def test_resnet18_gives_torchvisions_outputs(resnet18):
 
 
 @pytest.mark.slow
-def test_googlenet_torchvision_form_gives_torchvisions_outputs_and_aux_outputs():
+def test_googlenet_torchvision_form_gives_torchvisions_outputs_and_aux_outputs(tmp_path):
     # As torchvision's pretrained googlenet: transform_input=True, aux heads (called in
     # eval mode on the maps after (4a) and (4d)). 100×100: the stem's ceil-mode pools see
     # odd sizes, the aux heads' adaptive pool overlapping windows (6×6 -> 4×4).
@@ -75,11 +77,12 @@ def test_googlenet_torchvision_form_gives_torchvisions_outputs_and_aux_outputs()
     # adaptive aux pool makes them independent of the input size).
     aux = sum(count_trainable(model.get_layer(n)) for n in ("aux1", "aux2"))
     assert (count_trainable(model), count_trainable(model) - aux) == (13_004_888, 6_624_904)
-    # Without aux heads, the file's aux tensors are dropped, as torchvision does.
-    main = kcnn.models.googlenet(input_shape=(100, 100, 3), form="torchvision",
-                                 transform_input=True)
-    report = load_torchvision(main, torch_cases.state(rec))
-    assert report.complete
+    # Without aux heads, the file's aux tensors are dropped, as torchvision does; and
+    # `weights=` a file builds torchvision's form with transform_input by itself.
+    save_file(torch_cases.state(rec), str(tmp_path / "googlenet.safetensors"))
+    main = kcnn.models.googlenet(input_shape=(100, 100, 3),
+                                 weights=tmp_path / "googlenet.safetensors")
+    assert main.get_layer("transform_input") and is_torchvision_form(main)
     got, want = np.asarray(main(torch_cases.images(rec))), rec["expected"]["predictions"]
     assert np.abs(got - want).max() <= BOUND * max(1.0, np.abs(want).max())
 
