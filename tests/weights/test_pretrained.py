@@ -164,3 +164,27 @@ def test_keras_h5_path_gives_keras_applications_outputs(tmp_path):
     want, got = np.asarray(app(x)), np.asarray(model(x, training=False))
     assert got.shape == want.shape == (2, 1, 1, 512)
     assert np.abs(got - want).max() <= BOUND * max(1.0, np.abs(want).max())
+
+
+def test_train_config_weights_fields():
+    from kcnn.train import TrainConfig
+    from kcnn.train.checkpoint import run_changes
+    from kcnn.train.trainer import _resolve_pretrained
+
+    with pytest.raises(ValueError, match="`freeze_body` must be false without `weights`"):
+        TrainConfig(freeze_body=True)
+    with pytest.raises(ValueError, match="`weights` must be None, a weights source"):
+        TrainConfig(weights=3)
+    config = TrainConfig(model="resnet50", weights="torchvision", mean=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"`mean`=\[0.5, 0.5, 0.5\] but the weights "
+                       r"'torchvision' were trained with mean=\[0.485, 0.456, 0.406\]"):
+        _resolve_pretrained(config, train_source=None)
+    # The weights' contract (resnet50's V2: resize 232), the dataset's class names.
+    folder = type("Source", (), {"class_names": ("a", "b")})
+    resolved, prep = _resolve_pretrained(config.replace(mean=None), folder)
+    assert (resolved.image_size, resolved.mean, prep.resize_size, prep.class_names) == (
+        [224, 224], [0.485, 0.456, 0.406], 232, ("a", "b"))
+    # A checkpoint written before these fields existed resumes as unchanged.
+    old = {k: v for k, v in TrainConfig().to_dict().items()
+           if k not in ("weights", "freeze_body")}
+    assert run_changes({"config": old}, TrainConfig().to_dict(), None, [], []) == ""
