@@ -18,8 +18,9 @@ one; after the build, `Prepared.load` loads the file, all or nothing:
 
 - `include_top=True` with the file's 1000 classes: every weight, strictly;
 - `include_top=False`: the body; the file's head tensors are left unused;
-- `num_classes` other than the file's: the body and a fresh (randomly initialized) head,
-  with a `FreshHeadWarning` that names the new layers.
+- `num_classes` other than 1000 (ImageNet's): the body, and the head where the file's
+  fits (a file of that many classes), else a fresh (randomly initialized) head with a
+  `FreshHeadWarning` that names the new layers.
 
 Anything else the file lacks, or holds and the model does not (a file of another
 architecture, another input size under a dense head), refuses the build with a
@@ -165,13 +166,12 @@ class Prepared:
                 f"{self.label} do not fit this {self.model!r} model beyond its head "
                 f"(include_top={include_top}, num_classes={num_classes}); the model was "
                 f"not returned:\n{problems.describe()}", report)
-        if fresh:
+        if fresh and report.not_loaded:  # (a file of num_classes classes fills it all)
             layers = sorted({p.rsplit("/", 1)[0] for p in report.not_loaded})
             warnings.warn(
                 f"{self.model}: loaded {self.label} into the body; the head "
-                f"({', '.join(layers)}) is new for num_classes={num_classes} "
-                f"(the weights have {IMAGENET_CLASSES}) and randomly initialized: train it.",
-                FreshHeadWarning, stacklevel=_caller_level())
+                f"({', '.join(layers)}) is new for num_classes={num_classes} and randomly "
+                "initialized: train it.", FreshHeadWarning, stacklevel=_caller_level())
         return model
 
 
@@ -185,12 +185,11 @@ def _caller_level():
 
 
 def _head_mismatch(mismatch, num_classes):
-    """A shape mismatch that only the number of classes makes (a fresh head)."""
+    """A shape mismatch that only the number of classes makes (a fresh head): the shapes
+    differ only where the model's has `num_classes`."""
     _, file_shape, _, expected = mismatch
     return (len(file_shape) == len(expected)
-            and any(a != b for a, b in zip(file_shape, expected))
-            and all(a == b or (a == IMAGENET_CLASSES and b == num_classes)
-                    for a, b in zip(file_shape, expected)))
+            and all(a == b or b == num_classes for a, b in zip(file_shape, expected)))
 
 
 def source_of(weights):

@@ -6,6 +6,7 @@ outputs come from the fixture, keras.applications' from keras.applications itsel
 import dataclasses
 import hashlib
 import re
+import warnings
 
 import h5py
 import keras
@@ -80,6 +81,22 @@ def test_other_num_classes_loads_the_body_and_a_fresh_head(resnet18_files, loade
     np.testing.assert_array_equal(features[0], features[1])
     np.testing.assert_allclose(np.asarray(body(x)), features[0], atol=1e-6)
     assert fresh.output.shape[-1] == 7
+
+
+def test_a_file_of_that_many_classes_fills_the_head(resnet18_files, tmp_path):
+    # A 7-class file (one of your own, say a torchvision model fine-tuned): all of it
+    # loads, no warning.
+    rec, safetensors, _ = resnet18_files
+    state = torch_cases.state(rec)
+    state["fc.weight"], state["fc.bias"] = state["fc.weight"][:7], state["fc.bias"][:7]
+    save_file({k: np.ascontiguousarray(v) for k, v in state.items()},
+              str(tmp_path / "seven.safetensors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pretrained.FreshHeadWarning)
+        model = kcnn.models.resnet18(input_shape=SHAPE, num_classes=7,
+                                     weights=tmp_path / "seven.safetensors")
+    np.testing.assert_array_equal(np.asarray(model.get_layer("predictions").kernel),
+                                  state["fc.weight"].T)
 
 
 def test_a_file_of_another_architecture_is_refused(resnet18_files):
