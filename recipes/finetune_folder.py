@@ -23,7 +23,7 @@ CONFIG = TrainConfig(
     global_batch_size=32, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4,
     lr_schedule="cosine", augment="flip", output_dir="runs/finetune_folder",
 )
-SMOKE = {"image_size": [64, 64]}
+SMOKE = {"image_size": [32, 32]}  # resnet18's smallest input
 
 
 def main(argv=None):

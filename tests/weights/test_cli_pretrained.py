@@ -25,7 +25,7 @@ from weights.pth_writer import tensor, write_pth
 
 pytestmark = pytest.mark.slow  # training, exports and a fresh process
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "finetune_folder.py")
-SIZE = 64  # the models are built at the preprocessing's image_size: small here
+SIZE = 32  # the models are built at the preprocessing's image_size: resnet18's smallest
 
 
 def _photo(height, width, seed):
