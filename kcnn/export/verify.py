@@ -208,21 +208,43 @@ def _check_cli_listing(text, num_classes, top_k, channels, class_names):
     return got
 
 
+# Runs argv[2:] after asking Linux to SIGKILL it when its parent (pid argv[1]) dies, so a
+# verification child never outlives `kcnn export --verify`, however that ends (SIGTERM,
+# SIGKILL, Ctrl-C). The setting survives exec. (A launcher instead of preexec_fn, which is
+# unsafe in a process with threads, as TensorFlow's.)
+_LAUNCHER = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # the parent died before prctl took effect
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
 def _start(command):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL",
                                                                  "2"))
+    if sys.platform.startswith("linux"):
+        command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
 
 
 def _finish(proc, timeout, what):
-    """Waits for `proc`; returns its stdout or raises VerificationError."""
+    """Waits for `proc`; returns its stdout or raises VerificationError.
+
+    On any exception while waiting (a timeout, Ctrl-C) the child is killed first.
+    """
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
         proc.kill()
         proc.communicate()
         raise VerificationError(f"{what} did not finish in {timeout} s.") from e
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     if proc.returncode != 0:
         raise VerificationError(f"{what} failed (exit {proc.returncode}):\n{err[-3000:]}")
     return out

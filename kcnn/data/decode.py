@@ -1,0 +1,169 @@
+"""The one image decoder of training and serving: header checked, size bounded, then decoded.
+
+`decode_image` is what the folder-dataset loader (`kcnn.data.load_source`), its training and
+evaluation pipelines and the exported `serving_default` signature (`kcnn.export.signatures`)
+all use, so an image that trains also serves, and the other way round.
+
+Before anything is decoded, the image's width and height are read from its header with string
+ops (PNG: IHDR; GIF: logical screen; BMP: BITMAPINFOHEADER; JPEG: the first SOF segment, found by
+walking the segments) and an image of more than `max_pixels` pixels is refused with an
+`InvalidArgumentError`: a 500 KB PNG that claims 23000×23000 pixels never allocates its 1.5 GB.
+"""
+
+import tensorflow as tf
+
+# 100 megapixels (e.g. 10000×10000): more than any camera photo of common use; decoded as RGB
+# uint8 it is 300 MB. Pillow's DecompressionBombWarning threshold is of the same order (89.5 M).
+MAX_PIXELS = 100_000_000
+FORMATS = "JPEG, PNG, GIF or BMP"
+# JPEG segments walked to find the frame header (SOF); real files have a handful before it.
+MAX_JPEG_SEGMENTS = 1024
+_MAGIC = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG", "gif": b"GIF8", "bmp": b"BM"}
+# SOF0..SOF15 without DHT (C4), JPG (C8) and DAC (CC).
+_SOF = tuple(m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC))
+
+
+def not_an_image_message(name):
+    """The error text for bytes that are none of the formats."""
+    return f"Failed to decode {name}: an element is not a {FORMATS} image"
+
+
+def check_max_pixels(max_pixels, argument="max_pixels"):
+    """Returns `max_pixels` if it is an int >= 1, else raises a ValueError naming `argument`."""
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"`{argument}` must be an int >= 1 (the largest width × height "
+                         f"accepted); got {argument}={max_pixels!r}.")
+    return max_pixels
+
+
+def _bytes_at(contents, pos, n):
+    """`n` bytes of `contents` from `pos` as int64 [n], zero past the end (pos <= length)."""
+    piece = tf.strings.substr(contents, pos, n)
+    padded = tf.strings.substr(tf.strings.join([piece, b"\0" * n]), 0, n)
+    return tf.reshape(tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64), [n])
+
+
+def _be(b):
+    value = tf.constant(0, tf.int64)
+    for i in range(b.shape[0]):
+        value = value * 256 + b[i]
+    return value
+
+
+def _le(b):
+    return _be(tf.reverse(b, [0]))
+
+
+def _signed32(v):
+    return tf.where(v >= 2**31, v - 2**32, v)
+
+
+def _jpeg_size(contents):
+    """(height, width) from the first SOF segment, or (-1, -1) if none is found."""
+    length = tf.strings.length(contents)
+    sof = tf.constant(_SOF, tf.int64)
+
+    def cond(pos, i, height, width, done):
+        return tf.logical_and(tf.logical_not(done), tf.logical_and(
+            i < MAX_JPEG_SEGMENTS, pos + 4 <= length))
+
+    def body(pos, i, height, width, done):
+        b = _bytes_at(contents, pos, 9)  # FF, marker, length (2), precision, height, width
+        marker = b[1]
+        valid = tf.equal(b[0], 0xFF)
+        is_sof = valid & tf.reduce_any(tf.equal(marker, sof))
+        fill = valid & tf.equal(marker, 0xFF)
+        standalone = valid & (tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7)))
+        segment = _be(b[2:4])
+        # Start of scan, end of image, a broken marker or segment length: no SOF to find.
+        stop = (~valid | tf.equal(marker, 0xDA) | tf.equal(marker, 0xD9)
+                | (~fill & ~standalone & (segment < 2)))
+        step = tf.where(fill, 1, tf.where(standalone, 2, 2 + tf.cast(segment, tf.int32)))
+        height = tf.where(is_sof, _be(b[5:7]), height)
+        width = tf.where(is_sof, _be(b[7:9]), width)
+        return pos + step, i + 1, height, width, done | is_sof | stop
+
+    minus_one = tf.constant(-1, tf.int64)
+    _, _, height, width, _ = tf.while_loop(
+        cond, body, (tf.constant(2), tf.constant(0), minus_one, minus_one, tf.constant(False)))
+    return height, width
+
+
+def header_size(contents):
+    """The (height, width) an encoded image's header declares, read without decoding it.
+
+    Args:
+        contents: string scalar tensor. A JPEG, PNG, GIF or BMP file's bytes.
+
+    Returns:
+        (height, width) int64 scalars; (-1, -1) for bytes of none of the formats or a JPEG
+        whose frame header is not among its first `MAX_JPEG_SEGMENTS` segments.
+    """
+    head = _bytes_at(contents, 0, 26)
+
+    def starts_with(magic):
+        return tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
+
+    png = (_be(head[20:24]), _be(head[16:20]))
+    gif = (_le(head[8:10]), _le(head[6:8]))
+    bmp = (tf.abs(_signed32(_le(head[22:26]))), tf.abs(_signed32(_le(head[18:22]))))
+    unknown = (tf.constant(-1, tf.int64), tf.constant(-1, tf.int64))
+    return tf.case([(starts_with(_MAGIC["png"]), lambda: png),
+                    (starts_with(_MAGIC["gif"]), lambda: gif),
+                    (starts_with(_MAGIC["bmp"]), lambda: bmp),
+                    (starts_with(_MAGIC["jpeg"]), lambda: _jpeg_size(contents))],
+                   default=lambda: unknown)
+
+
+def decode_image(contents, channels, *, max_pixels=MAX_PIXELS, name="image"):
+    """Decodes one encoded image to uint8 (height, width, `channels`), bounded in size.
+
+    Fails with `tf.errors.InvalidArgumentError` before decoding when the bytes are not a
+    JPEG, PNG, GIF or BMP image, or when the header declares more than `max_pixels` pixels;
+    a corrupt image fails with the decoder's own InvalidArgument error. Colour images are
+    converted to grey for `channels=1` and grey to RGB for 3; TensorFlow's GIF and BMP
+    decoders cannot give one channel, so those are decoded as RGB and converted with
+    `tf.image.rgb_to_grayscale`'s weights, rounded. A GIF gives its first frame.
+
+    Args:
+        contents: string scalar tensor. The file's bytes.
+        channels: int. 1 or 3.
+        max_pixels: int >= 1. Largest width × height accepted. Defaults to `MAX_PIXELS`.
+        name: str. What the bytes are, in the error messages (`"image_bytes"`).
+
+    Returns:
+        uint8 tensor of shape (height, width, channels).
+    """
+    def starts_with(magic):
+        return tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
+
+    is_image = tf.reduce_any(tf.stack([starts_with(m) for m in _MAGIC.values()]))
+    check_format = tf.debugging.Assert(is_image, [not_an_image_message(name)],
+                                       name="check_image_format")
+    with tf.control_dependencies([check_format]):
+        height, width = header_size(contents)
+    pixels = height * width
+    too_large = tf.strings.format(
+        f"Failed to decode {name}: its header declares {{}}x{{}} = {{}} pixels, more than "
+        f"max_pixels={max_pixels} (refused before decoding)", (width, height, pixels))
+    check_size = tf.debugging.Assert(
+        (height >= 0) & (pixels <= max_pixels),
+        [tf.where(height < 0, f"Failed to decode {name}: no JPEG frame header (SOF) in its "
+                              f"first {MAX_JPEG_SEGMENTS} segments", too_large)],
+        name="check_image_size")
+
+    def decode_as(c):
+        with tf.control_dependencies([check_format, check_size]):
+            return tf.io.decode_image(contents, channels=c, expand_animations=False,
+                                      dtype=tf.uint8)
+
+    if channels == 1:
+        image = tf.cond(
+            starts_with(_MAGIC["gif"]) | starts_with(_MAGIC["bmp"]),
+            lambda: tf.cast(tf.round(tf.image.rgb_to_grayscale(
+                tf.cast(decode_as(3), tf.float32))), tf.uint8),
+            lambda: decode_as(1))
+    else:
+        image = decode_as(channels)
+    image.set_shape([None, None, channels])
+    return image
