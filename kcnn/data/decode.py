@@ -58,37 +58,48 @@ def _signed32(v):
     return tf.where(v >= 2**31, v - 2**32, v)
 
 
-def _jpeg_size(contents):
-    """(height, width) from the first SOF segment, or (-1, -1) if none is found."""
+# A JPEG segment's first 9 bytes → (0xFF, marker, segment length, height, width) of an SOF.
+_JPEG_FIELDS = [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 256, 0, 0], [0, 0, 1, 0, 0],
+                [0, 0, 0, 0, 0], [0, 0, 0, 256, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 256],
+                [0, 0, 0, 0, 1]]
+
+
+def _jpeg_size(contents, is_jpeg):
+    """(height, width) from the first SOF segment, or (-1, -1) if none is found.
+
+    Walks the segments from the start (so an SOF inside an APP segment, as an EXIF
+    thumbnail's, is never taken for the image's); no iterations unless `is_jpeg`.
+    """
     length = tf.strings.length(contents)
+    fields = tf.constant(_JPEG_FIELDS, tf.int64)
     sof = tf.constant(_SOF, tf.int64)
 
     def cond(pos, i, height, width, done):
-        return tf.logical_and(tf.logical_not(done), tf.logical_and(
-            i < MAX_JPEG_SEGMENTS, pos + 4 <= length))
+        return ~done & (i < MAX_JPEG_SEGMENTS) & (pos + 9 <= length)
 
     def body(pos, i, height, width, done):
-        b = _bytes_at(contents, pos, 9)  # FF, marker, length (2), precision, height, width
-        marker = b[1]
-        valid = tf.equal(b[0], 0xFF)
+        b = tf.cast(tf.io.decode_raw(tf.strings.substr(contents, pos, 9), tf.uint8), tf.int64)
+        ff, marker, segment, h, w = tf.unstack(tf.reduce_sum(b[:, None] * fields, 0), 5)
+        valid = tf.equal(ff, 0xFF)
         is_sof = valid & tf.reduce_any(tf.equal(marker, sof))
-        fill = valid & tf.equal(marker, 0xFF)
-        standalone = valid & (tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7)))
-        segment = _be(b[2:4])
+        fill = tf.equal(marker, 0xFF)
+        standalone = tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7))
         # Start of scan, end of image, a broken marker or segment length: no SOF to find.
         stop = (~valid | tf.equal(marker, 0xDA) | tf.equal(marker, 0xD9)
                 | (~fill & ~standalone & (segment < 2)))
         step = tf.where(fill, 1, tf.where(standalone, 2, 2 + tf.cast(segment, tf.int32)))
-        height = tf.where(is_sof, _be(b[5:7]), height)
-        width = tf.where(is_sof, _be(b[7:9]), width)
-        return pos + step, i + 1, height, width, done | is_sof | stop
+        return (pos + step, i + 1, tf.where(is_sof, h, height), tf.where(is_sof, w, width),
+                done | is_sof | stop)
 
     minus_one = tf.constant(-1, tf.int64)
     _, _, height, width, _ = tf.while_loop(
-        cond, body, (tf.constant(2), tf.constant(0), minus_one, minus_one, tf.constant(False)))
+        cond, body, (tf.constant(2), tf.constant(0), minus_one, minus_one, ~is_jpeg))
     return height, width
 
 
+# Plain TensorFlow ops throughout (no Python control flow on tensors): AutoGraph's conversion
+# would only slow down every tf.function and tf.data map that calls these.
+@tf.autograph.experimental.do_not_convert
 def header_size(contents):
     """The (height, width) an encoded image's header declares, read without decoding it.
 
@@ -104,17 +115,21 @@ def header_size(contents):
     def starts_with(magic):
         return tf.equal(tf.strings.substr(contents, 0, len(magic)), magic)
 
-    png = (_be(head[20:24]), _be(head[16:20]))
-    gif = (_le(head[8:10]), _le(head[6:8]))
-    bmp = (tf.abs(_signed32(_le(head[22:26]))), tf.abs(_signed32(_le(head[18:22]))))
-    unknown = (tf.constant(-1, tf.int64), tf.constant(-1, tf.int64))
-    return tf.case([(starts_with(_MAGIC["png"]), lambda: png),
-                    (starts_with(_MAGIC["gif"]), lambda: gif),
-                    (starts_with(_MAGIC["bmp"]), lambda: bmp),
-                    (starts_with(_MAGIC["jpeg"]), lambda: _jpeg_size(contents))],
-                   default=lambda: unknown)
+    # No branches (cheap to trace and run): every format's fields are read, one is kept.
+    jpeg = _jpeg_size(contents, starts_with(_MAGIC["jpeg"]))  # no iterations unless a JPEG
+    sizes = ((_MAGIC["png"], (_be(head[20:24]), _be(head[16:20]))),
+             (_MAGIC["gif"], (_le(head[8:10]), _le(head[6:8]))),
+             (_MAGIC["bmp"], (tf.abs(_signed32(_le(head[22:26]))),
+                              tf.abs(_signed32(_le(head[18:22]))))),
+             (_MAGIC["jpeg"], jpeg))
+    height = width = tf.constant(-1, tf.int64)
+    for magic, (h, w) in reversed(sizes):
+        height = tf.where(starts_with(magic), h, height)
+        width = tf.where(starts_with(magic), w, width)
+    return height, width
 
 
+@tf.autograph.experimental.do_not_convert
 def decode_image(contents, channels, *, max_pixels=MAX_PIXELS, name="image"):
     """Decodes one encoded image to uint8 (height, width, `channels`), bounded in size.
 

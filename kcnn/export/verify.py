@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 
+from kcnn._child_process import start as start_child
 from kcnn.export import signatures as sig
 from kcnn.export.warmup import encode, sample_images
 from kcnn.models.heads import inference_model, outputs_logits
@@ -208,26 +209,12 @@ def _check_cli_listing(text, num_classes, top_k, channels, class_names):
     return got
 
 
-# Runs argv[2:] after asking Linux to SIGKILL it when its parent (pid argv[1]) dies, so a
-# verification child never outlives `kcnn export --verify`, however that ends (SIGTERM,
-# SIGKILL, Ctrl-C). The setting survives exec. (A launcher instead of preexec_fn, which is
-# unsafe in a process with threads, as TensorFlow's.)
-_LAUNCHER = """
-import ctypes, os, signal, sys
-ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-if os.getppid() != int(sys.argv[1]):
-    sys.exit(1)  # the parent died before prctl took effect
-os.execvp(sys.argv[2], sys.argv[2:])
-"""
-
-
 def _start(command):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL",
                                                                  "2"))
-    if sys.platform.startswith("linux"):
-        command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    # Killed by the kernel if this process dies: never outlives `kcnn export --verify`.
+    return start_child(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=env)
 
 
 def _finish(proc, timeout, what):
