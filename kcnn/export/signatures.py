@@ -84,7 +84,8 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
         one_d = tf.debugging.Assert(
             tf.equal(tf.size(image_bytes), tf.shape(image_bytes)[0]),
             [f"{BYTES_SIGNATURE}: `{BYTES_INPUT}` must be a 1-D string tensor [batch] of "
-             "encoded images; got shape", tf.shape(image_bytes)], name="check_image_bytes_shape")
+             "encoded images; got shape", tf.shape(image_bytes)], summarize=8,
+            name="check_image_bytes_shape")
         with tf.control_dependencies([one_d]):
             image_bytes = tf.ensure_shape(image_bytes, [None])
         pixels = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec(
@@ -96,7 +97,7 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
         right_channels = tf.debugging.Assert(
             tf.equal(shape[-1], channels),
             [f"{FLOAT_SIGNATURE}: `{FLOAT_INPUT}` must have {channels} channel(s), shape "
-             f"[batch, height, width, {channels}]; got shape", shape],
+             f"[batch, height, width, {channels}]; got shape", shape], summarize=8,
             name="check_images_channels")
         with tf.control_dependencies([right_channels]):
             images = tf.ensure_shape(images, [None, None, None, channels])
