@@ -167,13 +167,14 @@ def test_statistics_are_measured_at_the_model_input_size(tmp_path):
     config = TrainConfig(model="lenet5", dataset=str(tmp_path), output_dir=str(tmp_path / "r"))
 
     def measured():
-        _, prep = _resolve(config, load_source(str(tmp_path), "train", channels=1))
-        return prep.mean[0], prep.std[0]
+        source = load_source(str(tmp_path), "train", channels=1)
+        _, prep = _resolve(config, source)
+        return prep.mean[0], prep.std[0], source
 
     without = measured()
     _save(tmp_path / "a" / "huge.png", np.zeros((2000, 2000), np.uint8))  # 4 megapixels
     with_huge = measured()
-    unresized = channel_stats(load_source(str(tmp_path), "train", channels=1), 1 / 255)
+    unresized = channel_stats(with_huge[2], 1 / 255)
     print(f"mean/std at lenet5's 32x32: without the 2000x2000 black image {without[0]:.4f}/"
           f"{without[1]:.4f}, with it {with_huge[0]:.4f}/{with_huge[1]:.4f}; with it, "
           f"un-resized: {unresized[0][0]:.5f}/{unresized[1][0]:.5f}")
