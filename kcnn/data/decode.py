@@ -84,10 +84,12 @@ def _jpeg_size(contents, is_jpeg):
         is_sof = valid & tf.reduce_any(tf.equal(marker, sof))
         fill = tf.equal(marker, 0xFF)
         standalone = tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7))
-        # Start of scan, end of image, a broken marker or segment length: no SOF to find.
-        stop = (~valid | tf.equal(marker, 0xDA) | tf.equal(marker, 0xD9)
-                | (~fill & ~standalone & (segment < 2)))
-        step = tf.where(fill, 1, tf.where(standalone, 2, 2 + tf.cast(segment, tf.int32)))
+        # Start of scan, end of image or a broken segment length: no SOF to find. Bytes
+        # between segments that are not a marker are skipped one by one, as libjpeg does.
+        stop = valid & (tf.equal(marker, 0xDA) | tf.equal(marker, 0xD9)
+                        | (~fill & ~standalone & (segment < 2)))
+        step = tf.where(~valid | fill, 1,
+                        tf.where(standalone, 2, 2 + tf.cast(segment, tf.int32)))
         return (pos + step, i + 1, tf.where(is_sof, h, height), tf.where(is_sof, w, width),
                 done | is_sof | stop)
 

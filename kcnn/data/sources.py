@@ -195,7 +195,7 @@ def _reason(error):
                                               "<stack traces"))]
     text = lines[-1] if lines else type(error).__name__
     found = re.search(r"assertion failed: \[Failed to decode image file: (.*)\]", text)
-    return found.group(1) if found else text
+    return found.group(1).replace("an element is not", "not") if found else text
 
 
 def _check_image(path, channels, max_pixels=MAX_PIXELS):

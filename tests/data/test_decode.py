@@ -36,7 +36,7 @@ def header_only(fmt, width, height):
                 + b"\0" * 24)
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\1\1\0\0\1\0\1\0\0"
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\1\x11\0"
-    return b"\xff\xd8" + app0 + b"\xff\xff" + sof0  # with a fill byte before SOF
+    return b"\xff\xd8" + app0 + b"\0\0\xff\xff" + sof0  # junk and a fill byte before SOF
 
 
 @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
@@ -54,6 +54,10 @@ def test_header_size_of_every_format_without_decoding():
     files = {fmt: encoded(fmt, rgb) for fmt in ("PNG", "JPEG", "GIF", "BMP")}
     files["progressive JPEG with EXIF"] = encoded("JPEG", rgb, progressive=True,
                                                   exif=b"Exif\0\0" + b"x" * 3000)
+    jpeg = files["JPEG"]  # two stray bytes after APP0: libjpeg skips them, and so do we
+    app0_end = 4 + int.from_bytes(jpeg[4:6], "big")
+    files["JPEG with junk between segments"] = jpeg[:app0_end] + b"\0\1" + jpeg[app0_end:]
+    assert _decode(files["JPEG with junk between segments"], 3).shape == (37, 53, 3)
     for name, contents in files.items():
         assert [int(v) for v in _size(contents)] == [37, 53], name
     for fmt in ("PNG", "JPEG", "GIF", "BMP"):  # headers only, up to the formats' maxima
