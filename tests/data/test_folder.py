@@ -157,6 +157,7 @@ def test_an_empty_class_folder_is_refused(tmp_path):
         before + [str(tmp_path / "train" / "dog" / "broken.png")])
 
 
+@pytest.mark.slow
 def test_statistics_are_measured_at_the_model_input_size(tmp_path):
     """One large image must not outweigh the others (the trainer's own `_resolve`)."""
     from kcnn.train import TrainConfig
