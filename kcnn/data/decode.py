@@ -5,8 +5,8 @@ evaluation pipelines and the exported `serving_default` signature (`kcnn.export.
 all use, so an image that trains also serves, and the other way round.
 
 Before anything is decoded, the image's width and height are read from its header with string
-ops (PNG: IHDR; GIF: logical screen; BMP: BITMAPINFOHEADER; JPEG: the first SOF segment, found by
-walking the segments) and an image of more than `max_pixels` pixels is refused with an
+ops (PNG: IHDR; GIF: the logical screen and every frame's image descriptor; BMP:
+BITMAPINFOHEADER; JPEG: the first SOF segment, found by walking the segments) and an image of more than `max_pixels` pixels is refused with an
 `InvalidArgumentError`: a 500 KB PNG that claims 23000×23000 pixels never allocates its 1.5 GB.
 """
 
@@ -18,6 +18,9 @@ MAX_PIXELS = 100_000_000
 FORMATS = "JPEG, PNG, GIF or BMP"
 # JPEG segments walked to find the frame header (SOF); real files have a handful before it.
 MAX_JPEG_SEGMENTS = 1024
+# GIF blocks (extensions, image descriptors, data sub-blocks of <= 255 bytes) walked to add up
+# the frames, whose rasters the decoder allocates: 2**17 covers a GIF of over 32 MB.
+MAX_GIF_BLOCKS = 2**17
 _MAGIC = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG", "gif": b"GIF8", "bmp": b"BM"}
 # SOF0..SOF15 without DHT (C4), JPG (C8) and DAC (CC).
 _SOF = tuple(m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC))
@@ -99,11 +102,51 @@ def _jpeg_size(contents, is_jpeg):
     return height, width
 
 
+def _gif_frames(contents, is_gif, flags):
+    """(pixels of all frames, largest frame's height and width, walk complete) of a GIF.
+
+    TensorFlow's GIF decoder (giflib's DGifSlurp) allocates and decodes every frame at the
+    size its image descriptor declares, whatever the logical screen says, so each frame
+    counts. No iterations unless `is_gif`.
+    """
+    length = tf.strings.length(contents)
+    table = tf.bitwise.left_shift(tf.constant(3, tf.int64), tf.bitwise.bitwise_and(flags, 7) + 1)
+    start = 13 + tf.cast(tf.where(tf.bitwise.bitwise_and(flags, 0x80) > 0, table, 0), tf.int32)
+    zero = tf.constant(0, tf.int64)
+
+    def cond(pos, i, in_blocks, total, height, width, done):
+        return ~done & (i < MAX_GIF_BLOCKS) & (pos < length)
+
+    def body(pos, i, in_blocks, total, height, width, done):
+        b = _bytes_at(contents, pos, 10)
+        # In data sub-blocks: a size byte, then that many bytes; size 0 ends them.
+        block_end = tf.equal(b[0], 0)
+        # At a block: 0x21 extension (label, sub-blocks), 0x2C image descriptor (position,
+        # size, flags, local colour table, LZW code size, sub-blocks); else the trailer.
+        is_ext, is_frame = tf.equal(b[0], 0x21), tf.equal(b[0], 0x2C)
+        w, h, frame_flags = b[5] + 256 * b[6], b[7] + 256 * b[8], b[9]
+        local = tf.where(tf.bitwise.bitwise_and(frame_flags, 0x80) > 0, tf.bitwise.left_shift(
+            tf.constant(3, tf.int64), tf.bitwise.bitwise_and(frame_flags, 7) + 1), 0)
+        next_block = tf.where(is_ext, pos + 2, pos + 11 + tf.cast(local, tf.int32))
+        next_pos = tf.where(in_blocks, pos + 1 + tf.cast(b[0], tf.int32), next_block)
+        frame = ~in_blocks & is_frame
+        larger = frame & (w * h > height * width)
+        return (next_pos, i + 1, tf.where(in_blocks, ~block_end, is_ext | is_frame),
+                total + tf.where(frame, w * h, zero), tf.where(larger, h, height),
+                tf.where(larger, w, width), ~in_blocks & ~is_ext & ~is_frame)
+
+    pos, _, _, total, height, width, done = tf.while_loop(
+        cond, body, (start, tf.constant(0), tf.constant(False), zero, zero, zero, ~is_gif))
+    return total, height, width, done | (pos >= length)
+
+
 # Plain TensorFlow ops throughout (no Python control flow on tensors): AutoGraph's conversion
 # would only slow down every tf.function and tf.data map that calls these.
 @tf.autograph.experimental.do_not_convert
 def header_size(contents):
     """The (height, width) an encoded image's header declares, read without decoding it.
+
+    For a GIF, the logical screen's or, if larger, its largest frame's.
 
     Args:
         contents: string scalar tensor. A JPEG, PNG, GIF or BMP file's bytes.
@@ -112,6 +155,12 @@ def header_size(contents):
         (height, width) int64 scalars; (-1, -1) for bytes of none of the formats or a JPEG
         whose frame header is not among its first `MAX_JPEG_SEGMENTS` segments.
     """
+    height, width, _, _ = _declared(contents)
+    return height, width
+
+
+def _declared(contents):
+    """(height, width, pixels the decoder allocates, whether a GIF walk was complete)."""
     head = _bytes_at(contents, 0, 26)
 
     def starts_with(magic):
@@ -119,8 +168,13 @@ def header_size(contents):
 
     # No branches (cheap to trace and run): every format's fields are read, one is kept.
     jpeg = _jpeg_size(contents, starts_with(_MAGIC["jpeg"]))  # no iterations unless a JPEG
+    is_gif = starts_with(_MAGIC["gif"])
+    frames, frame_h, frame_w, complete = _gif_frames(contents, is_gif, head[10])
+    screen_h, screen_w = _le(head[8:10]), _le(head[6:8])
+    screen_larger = screen_h * screen_w >= frame_h * frame_w
+    gif = (tf.where(screen_larger, screen_h, frame_h), tf.where(screen_larger, screen_w, frame_w))
     sizes = ((_MAGIC["png"], (_be(head[20:24]), _be(head[16:20]))),
-             (_MAGIC["gif"], (_le(head[8:10]), _le(head[6:8]))),
+             (_MAGIC["gif"], gif),
              (_MAGIC["bmp"], (tf.abs(_signed32(_le(head[22:26]))),
                               tf.abs(_signed32(_le(head[18:22]))))),
              (_MAGIC["jpeg"], jpeg))
@@ -128,7 +182,8 @@ def header_size(contents):
     for magic, (h, w) in reversed(sizes):
         height = tf.where(starts_with(magic), h, height)
         width = tf.where(starts_with(magic), w, width)
-    return height, width
+    pixels = tf.where(is_gif, tf.maximum(height * width, frames), height * width)
+    return height, width, pixels, complete
 
 
 @tf.autograph.experimental.do_not_convert
@@ -158,16 +213,21 @@ def decode_image(contents, channels, *, max_pixels=MAX_PIXELS, name="image"):
     check_format = tf.debugging.Assert(is_image, [not_an_image_message(name)],
                                        name="check_image_format")
     with tf.control_dependencies([check_format]):
-        height, width = header_size(contents)
-    pixels = height * width
-    too_large = tf.strings.format(
-        f"Failed to decode {name}: its header declares {{}}x{{}} = {{}} pixels, more than "
-        f"max_pixels={max_pixels} (refused before decoding)", (width, height, pixels))
-    check_size = tf.debugging.Assert(
-        (height >= 0) & (pixels <= max_pixels),
-        [tf.where(height < 0, f"Failed to decode {name}: no JPEG frame header (SOF) in its "
-                              f"first {MAX_JPEG_SEGMENTS} segments", too_large)],
-        name="check_image_size")
+        height, width, pixels, complete = _declared(contents)
+    limit = f"more than max_pixels={max_pixels} (refused before decoding)"
+    too_large = tf.where(
+        pixels == height * width,
+        tf.strings.format(f"Failed to decode {name}: its header declares {{}}x{{}} = {{}} "
+                          f"pixels, {limit}", (width, height, pixels)),
+        tf.strings.format(f"Failed to decode {name}: its frames declare {{}} pixels in all "
+                          f"(the largest {{}}x{{}}), {limit}", (pixels, width, height)))
+    message = tf.where(
+        height < 0, f"Failed to decode {name}: no JPEG frame header (SOF) in its first "
+                    f"{MAX_JPEG_SEGMENTS} segments",
+        tf.where(complete, too_large, f"Failed to decode {name}: a GIF of more than "
+                                      f"{MAX_GIF_BLOCKS} blocks is not read"))
+    check_size = tf.debugging.Assert((height >= 0) & complete & (pixels <= max_pixels),
+                                     [message], name="check_image_size")
 
     def decode_as(c):
         with tf.control_dependencies([check_format, check_size]):

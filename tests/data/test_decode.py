@@ -86,3 +86,22 @@ def test_a_jpeg_without_a_frame_header_is_refused():
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"no JPEG frame header \(SOF\) in its first 1024 segments"):
         _decode(b"\xff\xd8\xff\xda\0\2" + b"\0" * 100)
+
+
+def test_every_gif_frame_counts_whatever_the_logical_screen_says():
+    """TensorFlow decodes a GIF at its frames' size (giflib reads every frame)."""
+    frame = encoded("GIF", np.full((300, 400), 7, np.uint8))
+    small_screen = frame[:6] + struct.pack("<HH", 16, 16) + frame[10:]
+    assert tf.io.decode_image(small_screen, expand_animations=False).shape == (300, 400, 3)
+    assert [int(v) for v in _size(small_screen)] == [300, 400]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"declares 400x300 = 120000 pixels, more than max_pixels=119999"):
+        _decode(small_screen, max_pixels=119_999)
+    frames = [Image.fromarray(np.full((30, 40), 9 * i, np.uint8)) for i in range(5)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], comment=b"x")
+    assert _decode(buffer.getvalue(), max_pixels=6000).shape == (30, 40, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"its frames declare 6000 pixels in all \(the largest 40x30\), "
+                             r"more than max_pixels=5999"):
+        _decode(buffer.getvalue(), max_pixels=5999)
