@@ -1,4 +1,4 @@
-"""The shared image decoder: sizes read from the header, oversized images refused before decoding."""
+"""The shared image decoder: sizes read from the header, oversized images refused undecoded."""
 
 import io
 import struct
