@@ -7,7 +7,8 @@ all use, so an image that trains also serves, and the other way round.
 Before anything is decoded, the image's width and height are read from its header with string
 ops (PNG: IHDR; GIF: the logical screen and every frame's image descriptor; BMP:
 BITMAPINFOHEADER; JPEG: the first SOF segment, found by walking the segments) and an image
-of more than `max_pixels` pixels is refused with an `InvalidArgumentError`: a 500 KB PNG that claims 23000×23000 pixels never allocates its 1.5 GB.
+of more than `max_pixels` pixels is refused with an `InvalidArgumentError`: a 514 KB PNG
+that declares 23000×23000 grey pixels never allocates its 529 MB (2.1 GB more as float32).
 """
 
 import tensorflow as tf
