@@ -111,7 +111,7 @@ def _resolve(config, train_source):
     image_size = [height, width]
     mean, std = config.mean, config.std
     if mean is None or std is None:
-        measured_mean, measured_std = channel_stats(train_source, config.scale)
+        measured_mean, measured_std = channel_stats(train_source, config.scale, image_size)
         mean = mean or [round(float(v), 6) for v in measured_mean]
         std = std or [round(max(float(v), 1e-6), 6) for v in measured_std]
     if len(mean) == 1 and channels == 3:
