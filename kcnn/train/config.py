@@ -36,6 +36,9 @@ class TrainConfig:
         image_size: [H, W] or None. The model's input size; None: the builder's default.
         channels: int or None. 1 or 3; None: the builder's default.
         on_error: "skip" or "raise". Unreadable images in a folder dataset.
+        max_pixels: int. A folder image whose header declares more pixels (width × height)
+            is not decoded: unreadable, so skipped or an error per `on_error`
+            (`kcnn.data.MAX_PIXELS`, 100,000,000, by default; `--set max_pixels=N`).
         augment: str. One of `kcnn.data.AUGMENTATIONS`, training only.
         scale, mean, std: the preprocessing contract (`preprocessing.json`); mean and std
             None: measured per channel on (up to 10,000 images of) the training split.
@@ -80,6 +83,7 @@ class TrainConfig:
     image_size: typing.Optional[list] = None
     channels: typing.Optional[int] = None
     on_error: str = "skip"
+    max_pixels: int = 100_000_000
     augment: str = "shift"
     scale: float = 1.0 / 255.0
     mean: typing.Optional[list] = None
@@ -158,6 +162,7 @@ class TrainConfig:
         if self.channels not in (None, 1, 3):
             bad("channels", "1, 3 or None")
         choice("on_error", ("skip", "raise"))
+        positive_int("max_pixels")
         from kcnn.data.augment import AUGMENTATIONS
         choice("augment", AUGMENTATIONS)
         number("scale", lo=1e-12)
@@ -300,6 +305,12 @@ TrainConfig.__init__ = _init
 RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "max_eval_steps", "validate",
                                "keep_checkpoints", "checkpoint_every", "data_dir",
                                "strategy", "devices"})
+
+
+def field_defaults():
+    """{field name: default} of every `TrainConfig` field, as in a saved `config.json`."""
+    return {f.name: (f.default_factory() if f.default is dataclasses.MISSING
+                     else f.default) for f in dataclasses.fields(TrainConfig)}
 
 
 def upgrade_names(data, where="TrainConfig", *, warn=True, stacklevel=3):

@@ -212,10 +212,12 @@ class _Run:
         """The splits, the resolved config and preprocessing, the epoch's length."""
         self.train_source = load_source(
             config.dataset, config.train_split, data_dir=config.data_dir,
-            channels=_default_input_shape(config)[2], on_error=config.on_error)
+            channels=_default_input_shape(config)[2], on_error=config.on_error,
+            max_pixels=config.max_pixels)
         self.eval_source = load_source(
             config.dataset, config.eval_split, data_dir=config.data_dir,
-            channels=self.train_source.channels, on_error=config.on_error)
+            channels=self.train_source.channels, on_error=config.on_error,
+            max_pixels=config.max_pixels)
         config, self.prep = _resolve(config, self.train_source)
         self.config = config
         self.num_classes = self.train_source.num_classes
