@@ -124,8 +124,11 @@ def markdown(results):
     m = results["machine"]
     lines = [f"# kcnn benchmark ({results['mode']}), {results['date']}", "",
              f"- command: `{results['command']}`, commit {results['git_commit']}",
-             f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-             f"AVX512_BF16={m['avx512_bf16']}, AMX={m['amx_bf16']}; {m['platform']}",
+             f"- machine: {m['cpu']}{' (' + m['vendor'] + ')' if m.get('vendor') else ''}, "
+             f"{m['cores']} cores, {m['memory_gib']} GiB; vector extensions: "
+             f"{' '.join(m['vector_extensions']) if 'vector_extensions' in m else 'not recorded'}"
+             f" (AVX512_BF16={m['avx512_bf16']}, AMX={m['amx_bf16']}); {m['platform']}. "
+             "Ratios are comparable only within one run: another CPU is another measurement",
              "- versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
              f"- load average (1, 5, 15 min) at start {results['load_average_start']}, at end "
              f"{results['load_average_end']}; total {results['total_s']} s",

@@ -114,21 +114,35 @@ def run_job(job, mode, timeout):
     return row
 
 
+# The CPU's vector extensions that decide which kernels oneDNN, Eigen and XLA run: ratios
+# measured on CPUs that differ in these are different measurements.
+VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
+                     "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
+                     "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
+
+
 def machine():
-    flags = ""
-    model = platform.processor()
+    """The CPU (model, vendor, vector extensions from /proc/cpuinfo), cores and memory."""
+    flags = set()
+    model, vendor = platform.processor(), ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = line
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == platform.processor():
+                    model = value.strip()
+                elif key == "vendor_id" and not vendor:
+                    vendor = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
     except OSError:
         pass
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+    return {"cpu": model, "vendor": vendor, "cores": os.cpu_count(),
+            "memory_gib": round(mem_kib / 2**20, 1),
+            "vector_extensions": [x for x in VECTOR_EXTENSIONS if x in flags],
             "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
             "platform": platform.platform(), "python": platform.python_version()}
 
