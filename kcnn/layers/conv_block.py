@@ -2,6 +2,8 @@
 
 import keras
 
+from kcnn.layers.batch_norm import BatchNorm
+
 # torchvision's BatchNorm settings (momentum 0.1 in PyTorch's convention is 0.9 in Keras's).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -46,7 +48,8 @@ class ConvBlock(keras.layers.Layer):
             `padding == (kernel_size - 1) // 2`; no separate padding op). Defaults to
             `"same"`.
         groups: int. Grouped convolution (AlexNet's two towers). Defaults to 1.
-        batch_norm: bool. Adds BatchNormalization after the convolution. Defaults to `False`.
+        batch_norm: bool. Adds BatchNormalization (`kcnn.layers.BatchNorm`) after the
+            convolution. Defaults to `False`.
         activation: str or None. Activation after the (normalized) convolution.
             Defaults to `"relu"`.
         use_bias: bool or None. Bias in the convolution; `None` means "only without
@@ -83,8 +86,9 @@ class ConvBlock(keras.layers.Layer):
             filters, kernel_size, strides=strides, padding=conv_padding,
             groups=groups, use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer, name="conv")
-        self.bn = (keras.layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn") if batch_norm else None)
+        # BatchNormalization with the closed-form training gradient (same outputs, weights).
+        self.bn = (BatchNorm(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn")
+                   if batch_norm else None)
         self.act = keras.layers.Activation(activation, name="act") if activation else None
 
     def build(self, input_shape):
