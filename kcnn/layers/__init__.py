@@ -1,6 +1,7 @@
 """Reusable Keras layers of the classic CNN lineage (Keras 3 API only)."""
 
 from kcnn.layers.auxiliary import AuxiliaryClassifier
+from kcnn.layers.batch_norm import BatchNorm
 from kcnn.layers.conv_block import ConvBlock
 from kcnn.layers.inception import InceptionBlock
 from kcnn.layers.locally_connected import LocallyConnected2D
