@@ -8,8 +8,12 @@ element-wise ops, BatchNorm, the optimizer, framework overhead).
 
     python -m benchmarks.profile --case resnet50 --framework tensorflow [--xla]
     python -m benchmarks.profile --case resnet50 --framework torch
+    python -m benchmarks.profile --case resnet50 --framework tensorflow --source keras_app
+    python -m benchmarks.profile --case resnet50 --framework tensorflow \
+        --kwargs '{"stride_in_1x1": true}' --tag before   # a kcnn variant, a named run
 
-Writes `benchmarks/results/profile-<framework>-<case>.json` and prints a table.
+Writes `benchmarks/results/profile-<framework>[-xla]-<precision>-<case>[-<source>]
+[-<variant>][-<tag>].json` and prints a table.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import sys
 import tempfile
 
 from benchmarks import settings
+from benchmarks.run import machine
 from benchmarks._timing import TIMED_MARK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +60,11 @@ def main(argv=None):
     parser.add_argument("--framework", choices=("tensorflow", "torch"), required=True)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--xla", action="store_true")
+    parser.add_argument("--source", choices=("kcnn", "keras_app"), default="kcnn",
+                        help="TensorFlow: kcnn's model or its keras.applications peer")
+    parser.add_argument("--kwargs", default=None,
+                        help="JSON of extra kcnn builder arguments (a variant)")
+    parser.add_argument("--tag", default="", help="appended to the file name (before/after)")
     parser.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args(argv)
     case = settings.case("full", args.case)
@@ -66,7 +76,9 @@ def main(argv=None):
             command = ["-m", "benchmarks.torch_worker", "--precision", args.precision]
         else:
             command = ["-m", "benchmarks.keras_worker", "--precision", args.precision,
-                       "--xla", str(int(args.xla))]
+                       "--xla", str(int(args.xla)), "--source", args.source]
+            if args.kwargs:
+                command += ["--kwargs", args.kwargs]
         command = [sys.executable, *command, "--mode", "full", "--case", case.name,
                    "--task", "train", "--out", out]
         proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -83,7 +95,10 @@ def main(argv=None):
                   key=lambda r: -r["ms_per_step"])
     in_onednn = sum(r["ms_per_step"] for r in rows)
     conv = sum(r["ms_per_step"] for r in rows if r["primitive"] == "convolution")
+    kwargs = json.loads(args.kwargs) if args.kwargs else {}
     summary = {"case": case.name, "framework": args.framework, "precision": args.precision,
+               "source": args.source if args.framework == "tensorflow" else "torchvision",
+               "kcnn_kwargs": kwargs, "machine": machine(), "load_average": os.getloadavg(),
                "xla": args.xla, "batch": case.train_batch, "timed_steps": steps,
                "step_ms": round(step_ms, 1), "images_per_s": result["images_per_s"],
                "onednn_ms_per_step": round(in_onednn, 1),
@@ -93,6 +108,10 @@ def main(argv=None):
                "primitives": rows}
     os.makedirs(args.output_dir, exist_ok=True)
     name = f"profile-{args.framework}{'-xla' if args.xla else ''}-{args.precision}-{case.name}"
+    if args.framework == "tensorflow" and args.source != "kcnn":
+        name += f"-{args.source}"
+    name += "".join(f"-{k}={v}" for k, v in sorted(kwargs.items()))
+    name += f"-{args.tag}" if args.tag else ""
     with open(os.path.join(args.output_dir, name + ".json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"{name}: {summary['step_ms']} ms per timed step ({steps} steps, batch "

@@ -30,8 +30,11 @@ def _has(module):
     return importlib.util.find_spec(module) is not None
 
 
-def plan(mode, backends, names=None, torch=True):
-    """The list of jobs: dicts of worker module, arguments, backend and row labels."""
+def plan(mode, backends, names=None, torch=True, train_only=False):
+    """The list of jobs: dicts of worker module, arguments, backend and row labels.
+
+    `train_only`: fp32 training only (kcnn's defaults and variants, the keras.applications
+    and torchvision peers), no bf16, XLA, batch, channels-last or inference rows."""
     jobs = []
     frameworks = [b for b in backends]
     if torch:
@@ -51,21 +54,25 @@ def plan(mode, backends, names=None, torch=True):
                              "args": ["--case", case.name, "--task", task, "--source", source,
                                       "--precision", precision, "--xla", str(xla), *extra]})
             keras_job("train")
-            keras_job("train", precision="bf16", option="mixed_bfloat16")
-            if backend == "tensorflow" and case.name in option_models:
+            if not train_only:
+                keras_job("train", precision="bf16", option="mixed_bfloat16")
+            if backend == "tensorflow" and case.name in option_models and not train_only:
                 keras_job("train", xla=1, option="xla")
             large = settings.LARGE_BATCH_OPTION[mode].get(case.name)
-            if backend == "tensorflow" and large:
+            if backend == "tensorflow" and large and not train_only:
                 keras_job("train", option=f"batch{large}", extra=["--train-batch", str(large)])
             for key, value in settings.VARIANT_OPTION[mode].get(case.name, {}).items():
                 if backend == "tensorflow":
                     keras_job("train", option=f"{key}={value}",
                               extra=["--kwargs", json.dumps({key: value})])
-            keras_job("infer")
+            if not train_only:
+                keras_job("infer")
             if backend == "tensorflow" and case.keras_app:
                 keras_job("train", source="keras_app")
-                keras_job("train", source="keras_app", precision="bf16", option="mixed_bfloat16")
-                keras_job("infer", source="keras_app")
+                if not train_only:
+                    keras_job("train", source="keras_app", precision="bf16",
+                              option="mixed_bfloat16")
+                    keras_job("infer", source="keras_app")
         if torch and case.torch_name:
             def torch_job(task, precision="fp32", channels_last=0, option="default"):
                 jobs.append({"kind": task, "module": "benchmarks.torch_worker",
@@ -74,10 +81,11 @@ def plan(mode, backends, names=None, torch=True):
                              "args": ["--case", case.name, "--task", task, "--precision",
                                       precision, "--channels-last", str(channels_last)]})
             torch_job("train")
-            torch_job("train", precision="bf16", option="autocast_bfloat16")
-            if case.name in option_models:
-                torch_job("train", channels_last=1, option="channels_last")
-            torch_job("infer")
+            if not train_only:
+                torch_job("train", precision="bf16", option="autocast_bfloat16")
+                if case.name in option_models:
+                    torch_job("train", channels_last=1, option="channels_last")
+                torch_job("infer")
     if "tensorflow" in backends:
         jobs.append({"kind": "pipeline", "module": "benchmarks.pipeline_worker", "args": [],
                      "backend": "tensorflow"})
@@ -114,21 +122,35 @@ def run_job(job, mode, timeout):
     return row
 
 
+# The CPU's vector extensions that decide which kernels oneDNN, Eigen and XLA run: ratios
+# measured on CPUs that differ in these are different measurements.
+VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
+                     "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
+                     "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
+
+
 def machine():
-    flags = ""
-    model = platform.processor()
+    """The CPU (model, vendor, vector extensions from /proc/cpuinfo), cores and memory."""
+    flags = set()
+    model, vendor = platform.processor(), ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = line
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == platform.processor():
+                    model = value.strip()
+                elif key == "vendor_id" and not vendor:
+                    vendor = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
     except OSError:
         pass
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+    return {"cpu": model, "vendor": vendor, "cores": os.cpu_count(),
+            "memory_gib": round(mem_kib / 2**20, 1),
+            "vector_extensions": [x for x in VECTOR_EXTENSIONS if x in flags],
             "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
             "platform": platform.platform(), "python": platform.python_version()}
 
@@ -161,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--backends", help="comma-separated Keras backends (tensorflow,jax); "
                         "default: both, or only jax when KERAS_BACKEND=jax")
     parser.add_argument("--no-torch", action="store_true", help="skip the torchvision peers")
+    parser.add_argument("--train-only", action="store_true",
+                        help="fp32 training rows only (kcnn, its variants and its peers)")
     parser.add_argument("--output-dir", default=RESULTS)
     parser.add_argument("--timeout", type=int, default=900, help="seconds per worker")
     args = parser.parse_args(argv)
@@ -179,11 +203,12 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     torch = not args.no_torch and _has("torch") and _has("torchvision")
-    jobs = plan(mode, backends, args.models, torch=torch)
+    jobs = plan(mode, backends, args.models, torch=torch, train_only=args.train_only)
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"mode": mode, "date": started.isoformat(timespec="seconds"),
                "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
-               "backends": backends, "models": args.models, "torch_peers": torch, "git_commit": git_commit(),
+               "backends": backends, "models": args.models, "torch_peers": torch,
+               "train_only": args.train_only, "git_commit": git_commit(),
                "machine": machine(), "versions": versions(),
                "load_average_start": [round(v, 2) for v in os.getloadavg()],
                "settings": report.settings_table(mode), "rows": []}

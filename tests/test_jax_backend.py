@@ -68,6 +68,23 @@ SCRIPT = textwrap.dedent("""
             "expected": [[1, *c, k] for c, k in zip(cells, (16, 16, 32, 64))],
             "finite": all(bool(np.isfinite(np.asarray(m)).all()) for m in maps),
         }
+    # kcnn.layers.BatchNorm's closed-form training gradient (jax.custom_gradient) against
+    # JAX's autodiff of Keras's BatchNormalization, jitted as a training step is.
+    import jax
+    x = (2 * rng.standard_normal((4, 5, 5, 3)) + 1).astype("float32")
+    w = rng.standard_normal(x.shape).astype("float32")
+    grads = []
+    for cls in (keras.layers.BatchNormalization, kcnn.layers.BatchNorm):
+        bn = cls(momentum=0.9, epsilon=1e-5)
+        bn.build(x.shape)
+        frozen = [v.value for v in bn.non_trainable_variables]
+        def loss(trainable, x, bn=bn, frozen=frozen):
+            return (bn.stateless_call(trainable, frozen, x, training=True)[0] * w).sum()
+        grads.append(jax.jit(jax.grad(loss, argnums=(0, 1)))(
+            [v.value for v in bn.trainable_variables], x))
+    errors = [float(np.abs(np.asarray(a) - np.asarray(b)).max() / np.abs(np.asarray(a)).max())
+              for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1]))]
+    print("BATCHNORM" + json.dumps(errors))
     print("RESULTS" + json.dumps(results))
 """)
 
@@ -87,3 +104,6 @@ def test_every_builder_on_jax():
     assert set(kcnn.models.list_models()) <= set(results)
     bad = {k: v for k, v in results.items() if v["shapes"] != v["expected"] or not v["finite"]}
     assert not bad, bad
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("BATCHNORM"))
+    errors = json.loads(line[len("BATCHNORM"):])  # gamma, beta, x: relative to the largest
+    assert len(errors) == 3 and max(errors) < 1e-5, errors

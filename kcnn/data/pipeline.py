@@ -36,9 +36,10 @@ def _elements(source, order=None):
         images = source.images if order is None else source.images[order]
         return tf.data.Dataset.from_tensor_slices((images, labels))
     paths = source.paths if order is None else source.paths[order]
-    channels = source.channels
+    channels, max_pixels = source.channels, source.max_pixels
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    return ds.map(lambda p, y: (_decode(p, channels), y), num_parallel_calls=AUTOTUNE)
+    return ds.map(lambda p, y: (_decode(p, channels, max_pixels), y),
+                  num_parallel_calls=AUTOTUNE)
 
 
 def train_batches(source, prep, *, global_batch_size, seed, epoch, start_step=0,
@@ -106,18 +107,40 @@ def eval_batches(source, prep, *, batch_size, max_steps=None):
     return ds.prefetch(AUTOTUNE)
 
 
-def channel_stats(source, scale, max_examples=10_000):
-    """Per-channel mean and std of `x * scale` over the first `max_examples` examples."""
-    if source.images is not None:
-        pixels = source.images[:max_examples].astype(np.float64) * scale
-        axes = tuple(range(pixels.ndim - 1))
-        return tuple(pixels.mean(axis=axes)), tuple(pixels.std(axis=axes))
+def channel_stats(source, scale, image_size=None, max_examples=10_000, batch_size=64):
+    """Per-channel mean and std of `x * scale` over the first `max_examples` examples.
+
+    Measured on the images as the model sees them: each is resized to `image_size`
+    (bilinear, as `eval_transform`), so every image weighs the same, however large its
+    file. Sums are accumulated batch by batch: memory is bounded by `batch_size` images at
+    `image_size` (and the decoder's `max_pixels` bound on one file), never by the split.
+
+    Args:
+        source: a `Source`.
+        scale: float. The contract's `scale`.
+        image_size: (height, width) or None. The model's input size; None measures the
+            images at their own size (only meaningful when they all have one size).
+        max_examples: int. Examples measured. Defaults to 10,000.
+        batch_size: int. Images resized and summed at a time. Defaults to 64.
+
+    Returns:
+        (mean, std): tuples of `source.channels` floats.
+    """
     ds = source.stream if source.stream is not None else _elements(source)
-    total = np.zeros(source.channels)
-    total_sq = np.zeros(source.channels)
+    ds = ds.take(max_examples)
+    if image_size is not None:
+        size = tuple(int(d) for d in image_size)
+        ds = ds.map(lambda x, y: tf.image.resize(x, size, method="bilinear"),
+                    num_parallel_calls=AUTOTUNE)
+        ds = ds.batch(batch_size)
+    else:
+        ds = ds.map(lambda x, y: tf.cast(x, tf.float32)[None])
+    channels = source.channels
+    total = np.zeros(channels)
+    total_sq = np.zeros(channels)
     count = 0
-    for image, _ in ds.take(max_examples).as_numpy_iterator():
-        x = image.reshape(-1, source.channels).astype(np.float64) * scale
+    for images in ds.prefetch(1).as_numpy_iterator():
+        x = images.reshape(-1, channels).astype(np.float64) * scale
         total += x.sum(0)
         total_sq += (x * x).sum(0)
         count += len(x)

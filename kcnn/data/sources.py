@@ -8,13 +8,16 @@ epoch's order is an exact permutation; large TFDS splits are a `stream`.
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
+import re
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
+from kcnn.data.decode import MAX_PIXELS, check_max_pixels, decode_image
 from kcnn.data.tfds_prepare import is_prepared, prepare_tfds, tfds_builder
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -47,10 +50,11 @@ class Source:
     labels: np.ndarray = None
     stream: tf.data.Dataset = None
     skipped: tuple = ()  # (path, reason) of files that could not be read
+    max_pixels: int = MAX_PIXELS  # the decoder's bound on a file's width × height
 
 
 def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
-                holdout=0.2):
+                holdout=0.2, max_pixels=MAX_PIXELS):
     """Loads one split of dataset `name`.
 
     Args:
@@ -67,12 +71,17 @@ def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
         on_error: `"skip"` (warn, count, leave out) or `"raise"` (a `ValueError` naming
             the file) for folder images that cannot be decoded. Defaults to `"skip"`.
         holdout: float in (0, 1). The held-out fraction where no split exists.
+        max_pixels: int >= 1. A folder image whose header declares more pixels (width ×
+            height) is not decoded: it is unreadable, skipped or an error per `on_error`
+            (the exported `serving_default` refuses it the same way). Defaults to
+            `kcnn.data.decode.MAX_PIXELS` (100 million).
 
     Returns:
         A `Source`.
 
     Raises:
-        ValueError: a bad argument, an unknown dataset or an unreadable folder.
+        ValueError: a bad argument, an unknown dataset, an unreadable folder or a class
+            folder without readable images (named).
         DatasetUnavailableError: (a `ValueError`) a TFDS dataset that is not prepared and
             cannot be prepared here (offline); the message says how to prepare it.
     """
@@ -82,11 +91,13 @@ def load_source(name, split, *, data_dir=None, channels=None, on_error="skip",
         raise ValueError(f"`on_error` must be 'skip' or 'raise'; got on_error={on_error!r}.")
     if channels not in (None, 1, 3):
         raise ValueError(f"`channels` must be 1, 3 or None; got channels={channels!r}.")
+    check_max_pixels(max_pixels)
     kind = _kind(name)
     if kind == "digits":
         return _digits(split, channels, holdout)
     if kind == "folder":
-        return _folder(name.removeprefix("folder:"), split, channels or 3, on_error, holdout)
+        return _folder(name.removeprefix("folder:"), split, channels or 3, on_error, holdout,
+                       max_pixels)
     return _tfds(name, split, data_dir, channels)
 
 
@@ -162,25 +173,43 @@ def _digits(split, channels, holdout):
                   images=images, labels=labels)
 
 
-def _decode(path, channels):
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                               expand_animations=False, dtype=tf.uint8)
-    return image
+def _decode(path, channels, max_pixels=MAX_PIXELS):
+    """The image file `path` as uint8 (height, width, channels): `decode_image`, bounded."""
+    return decode_image(tf.io.read_file(path), channels, max_pixels=max_pixels,
+                        name="image file")
 
 
-def _check_image(path, channels):
+@functools.lru_cache(maxsize=None)
+def _checker(channels, max_pixels):
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+    def shape(path):
+        return tf.shape(_decode(path, channels, max_pixels))
+    return shape
+
+
+def _reason(error):
+    """The line of a TensorFlow error message that says what is wrong."""
+    lines = [line.strip() for line in getattr(error, "message", str(error)).splitlines()]
+    lines = [re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line) for line in lines
+             if line and not line.startswith(("[[", "Graph execution error", "Detected at",
+                                              "<stack traces"))]
+    text = lines[-1] if lines else type(error).__name__
+    found = re.search(r"assertion failed: \[Failed to decode image file: (.*)\]", text)
+    return found.group(1).replace("an element is not", "not") if found else text
+
+
+def _check_image(path, channels, max_pixels=MAX_PIXELS):
     """Returns None if `path` decodes as an image, else the reason."""
     try:
-        image = _decode(path, channels)
-        if image.shape[0] == 0 or image.shape[1] == 0:
+        height, width, _ = _checker(channels, max_pixels)(path).numpy()
+        if height == 0 or width == 0:
             return "empty image"
     except (tf.errors.OpError, OSError) as e:
-        message = getattr(e, "message", str(e)).strip().splitlines()
-        return message[-1] if message else type(e).__name__
+        return _reason(e)
     return None
 
 
-def _folder(root, split, channels, on_error, holdout):
+def _folder(root, split, channels, on_error, holdout, max_pixels):
     if not os.path.isdir(root):
         raise ValueError(f"dataset folder {root!r} does not exist or is not a directory.")
     has_splits = os.path.isdir(os.path.join(root, "train"))
@@ -209,11 +238,15 @@ def _folder(root, split, channels, on_error, holdout):
     if extra:
         raise ValueError(f"{split_root!r} has class folders not in {class_root!r}: {extra}.")
     paths, labels = np.array(paths, dtype=object), np.array(labels, dtype=np.int64)
+    defines_classes = split_root == class_root
+    if defines_classes:
+        _refuse_empty_classes(class_root, class_names, labels, "has no image files "
+                              f"({', '.join(IMAGE_EXTENSIONS)})")
     if not has_splits:
         index = _holdout_split(labels, split, holdout, root)
         paths, labels = paths[index], labels[index]
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex:
-        reasons = list(ex.map(lambda p: _check_image(p, channels), paths))
+        reasons = list(ex.map(lambda p: _check_image(p, channels, max_pixels), paths))
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if bad and on_error == "raise":
         path, reason = bad[0]
@@ -227,13 +260,27 @@ def _folder(root, split, channels, on_error, holdout):
         more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
         warnings.warn(f"Skipped {len(bad)} of {len(reasons)} files in {split_root!r} that "
                       f"could not be read as images: {listing}{more}.", stacklevel=3)
+    if defines_classes and split == "train" and len(paths):
+        _refuse_empty_classes(class_root, class_names, labels, "has no readable images "
+                              "(all were skipped as unreadable)")
     if len(paths) == 0:
         raise ValueError(f"dataset folder {split_root!r} has no readable images "
                          f"({', '.join(IMAGE_EXTENSIONS)}).")
     return Source(name=f"folder:{root}", split=split, num_examples=len(paths),
                   num_classes=len(class_names), channels=channels,
                   class_names=tuple(class_names), paths=paths.astype(str), labels=labels,
-                  skipped=tuple(bad))
+                  skipped=tuple(bad), max_pixels=max_pixels)
+
+
+def _refuse_empty_classes(class_root, class_names, labels, problem):
+    """A class folder without examples would be a class the model predicts but never saw."""
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [os.path.join(class_root, c) for c, n in zip(class_names, counts) if n == 0]
+    if empty:
+        more = f" (and {len(empty) - 1} more: {empty[1:6]})" if len(empty) > 1 else ""
+        raise ValueError(f"class folder {empty[0]!r} {problem}{more}; every sub-folder of "
+                         f"{class_root!r} is a class, so an empty one would be a class the "
+                         "model can predict but never saw. Add images or remove the folder.")
 
 
 def _tfds(name, split, data_dir, channels):

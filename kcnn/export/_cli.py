@@ -26,14 +26,19 @@ def add_parser(subparsers):
                         help="with --model: 'torchvision', 'keras', 'torchvision:TAG' or a "
                              "weights file; the preprocessing is the weights' (ImageNet's "
                              "class names where they classify)")
-    parser.add_argument("--version", type=int, default=None,
-                        help="version number (default: one more than the highest, or 1)")
+    parser.add_argument("--version", type=_version, default=None,
+                        help="version number, 0 to 2**63-1 (default: one more than the "
+                             "highest, or 1)")
     parser.add_argument("--preprocessing", default=None, metavar="JSON",
                         help="preprocessing.json to use (default: the one beside the model;"
                              " for a bare .keras file without one, pixels / 255)")
     parser.add_argument("--verify", action="store_true",
                         help="check the export in a fresh Python process and with "
                              "saved_model_cli before it is moved into place")
+    parser.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                        help="serving_default refuses images whose header declares more than "
+                             "N pixels (width x height), before decoding them (default "
+                             "100000000)")
     parser.add_argument("--top-k", type=int, default=5, help="top classes returned (5)")
     parser.add_argument("--model-outputs", default="auto",
                         choices=("auto", "logits", "probabilities"),
@@ -47,6 +52,19 @@ def add_parser(subparsers):
     parser.add_argument("--no-warmup", action="store_true",
                         help="do not write assets.extra/tf_serving_warmup_requests")
     parser.set_defaults(func=_run)
+
+
+def _version(text):
+    """argparse type of --version: an int in TF Serving's int64 range."""
+    import argparse
+    try:
+        version = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+    if not 0 <= version <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(
+            f"must be in [0, 2**63 - 1] (TF Serving's versions are int64); got {text}")
+    return version
 
 
 def resolve_source(source, preprocessing=None):
@@ -134,7 +152,8 @@ def _run(args):
             model, args.base_dir, version=args.version, preprocessing=preprocessing,
             top_k=args.top_k, model_outputs=args.model_outputs,
             model_name=args.model_name, warmup=not args.no_warmup, verify=args.verify,
-            fold_bn=not args.no_fold_bn)
+            fold_bn=not args.no_fold_bn,
+            **({} if args.max_pixels is None else {"max_pixels": args.max_pixels}))
     except OSError as e:
         raise ValueError(str(e)) from e
     except VerificationError as e:

@@ -13,9 +13,11 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import keras
 
+from kcnn.data.decode import MAX_PIXELS, check_max_pixels
 from kcnn.export import signatures as sig
 from kcnn.export.fold import fold_batch_norm
 from kcnn.export.verify import verify_saved_model
@@ -26,6 +28,7 @@ from kcnn.preprocessing import FILENAME, Preprocessing
 TMP_PREFIX = ".tmp-kcnn-export-"
 _TMP_RE = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-")
 PREPROCESSING_FILE = os.path.join("assets.extra", FILENAME)
+MAX_VERSION = 2**63 - 1  # TF Serving's version numbers are int64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ExportResult:
 
 def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top_k=5,
                        model_outputs="auto", model_name=None, warmup=True, verify=False,
-                       fold_bn=True):
+                       fold_bn=True, max_pixels=MAX_PIXELS):
     """Exports `model` as `base_dir/<version>/`, a SavedModel TF Serving can serve.
 
     The SavedModel has two signatures (see `kcnn.export.signatures`):
@@ -64,8 +67,10 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
     Args:
         model: a built `keras.Model` taking (batch, height, width, channels) images.
         base_dir: str or path. The model's base directory (created if needed).
-        version: int >= 0 or None. `None` takes one more than the highest existing
-            version, or 1. Defaults to `None`.
+        version: int in [0, 2**63 - 1] (TF Serving's versions are int64) or None. `None`
+            takes one more than the highest existing version, or 1; a number held by a
+            file rather than a version folder is skipped, with a warning. Defaults to
+            `None`.
         preprocessing: a `kcnn.preprocessing.Preprocessing` (as a training run's
             `preprocessing.json`: `Preprocessing.load(run_dir)`), a dict in that file's
             schema, or `None` for `Preprocessing.default_for(model)`: the model's input
@@ -86,6 +91,11 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
             in inference mode, fewer operations (batch-1 latency: ResNet-50 29.9 → 24.9 ms,
             ResNet-20 1.87 → 1.42 ms, benchmarks/results/fold-bn-latency-*.json). Verification
             compares the folded SavedModel with the unfolded Keras model. Defaults to `True`.
+        max_pixels: int >= 1. `serving_default` reads each image's width and height from
+            its header and refuses one of more than `max_pixels` pixels with an
+            InvalidArgument error before decoding it (a decompression bomb: a 500 KB PNG can
+            declare 23000×23000 pixels). Defaults to `kcnn.data.decode.MAX_PIXELS`, 100
+            million (10000×10000).
 
     Returns:
         An `ExportResult`.
@@ -114,8 +124,10 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
                          f"model_outputs={model_outputs!r}.")
     if not _is_int(top_k) or top_k < 1:
         raise ValueError(f"`top_k` must be an int >= 1; got top_k={top_k!r}.")
-    if version is not None and (not _is_int(version) or version < 0):
-        raise ValueError(f"`version` must be an int >= 0 or None; got version={version!r}.")
+    if version is not None and (not _is_int(version) or not 0 <= version <= MAX_VERSION):
+        raise ValueError(f"`version` must be an int >= 0 and <= 2**63 - 1 (TF Serving's "
+                         f"versions are int64) or None; got version={version!r}.")
+    check_max_pixels(max_pixels)
     base_dir = os.path.abspath(os.fspath(base_dir))
     if model_name is None:
         model_name = os.path.basename(base_dir)
@@ -138,7 +150,8 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         archive = keras.export.ExportArchive()
         served = fold_batch_norm(head) if fold_bn and _has_batch_norm(head) else head
         applies_softmax = sig.add_signatures(archive, served, preprocessing, top_k=top_k,
-                                             model_outputs=model_outputs)
+                                             model_outputs=model_outputs,
+                                             max_pixels=max_pixels)
         archive.write_out(tmp, verbose=False)
         if warmup:
             write_warmup(tmp, model_name, preprocessing.image_size,
@@ -186,8 +199,12 @@ def _check_writable(base_dir):
 def _check_free(base_dir, version):
     for n in (os.listdir(base_dir) if os.path.isdir(base_dir) else []):
         path = os.path.join(base_dir, n)
-        if n.isascii() and n.isdigit() and int(n) == version and (
-                not os.path.isdir(path) or os.listdir(path)):
+        if n.isascii() and n.isdigit() and int(n) == version and not os.path.isdir(path):
+            raise FileExistsError(
+                f"Version {version} is taken by {path!r}, which is not a folder; it is not "
+                "overwritten. Choose another `version` or leave it out to take the next free "
+                "number.")
+        if n.isascii() and n.isdigit() and int(n) == version and os.listdir(path):
             raise FileExistsError(
                 f"Version {version} already exists at {path!r} and is not empty; "
                 "versions are never overwritten. Choose another `version` or leave it "
@@ -196,9 +213,20 @@ def _check_free(base_dir, version):
 
 def _rename_into_place(tmp, base_dir, version):
     auto = version is None
+    skipped = set()
+
+    def target_of(v):
+        return os.path.join(base_dir, str(v))
+
     for _ in range(100):
         if auto:
             version = max(existing_versions(base_dir), default=0) + 1
+            while version in skipped or _not_a_version_folder(base_dir, version):
+                if version not in skipped:
+                    skipped.add(version)
+                    warnings.warn(f"Skipping version {version}: {target_of(version)!r} is "
+                                  "not a folder (TF Serving ignores it too).", stacklevel=3)
+                version += 1
         target = os.path.join(base_dir, str(version))
         try:
             os.rename(tmp, target)  # atomic; fails on a non-empty target
@@ -213,6 +241,11 @@ def _rename_into_place(tmp, base_dir, version):
         _fsync_dir(base_dir)
         return version
     raise FileExistsError(f"Could not find a free version number in {base_dir!r}.")
+
+
+def _not_a_version_folder(base_dir, version):
+    path = os.path.join(base_dir, str(version))
+    return os.path.lexists(path) and not os.path.isdir(path)
 
 
 def _remove_stale_tmp(base_dir):

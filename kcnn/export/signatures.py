@@ -2,10 +2,11 @@
 
 `serving_default`
     input  `image_bytes`: string [batch]. Encoded JPEG, PNG, GIF (first frame) or BMP
-           images (base64 `{"b64": ...}` in TF Serving's REST API), any size.
+           images (base64 `{"b64": ...}` in TF Serving's REST API), any size up to the
+           export's `max_pixels` (checked in the header, before decoding).
 `predict_images`
     input  `images`: float32 [batch, height, width, channels]. Decoded pixel values in
-           [0, 255], any height and width.
+           [0, 255] (finite), any height and width.
 
 Both decode/resize (and center-crop)/normalize inside the graph exactly as the
 preprocessing contract (`kcnn.preprocessing.Preprocessing`) says, with the contract's
@@ -16,6 +17,7 @@ class names are known, `top_k_class_names` string [batch, k].
 
 import tensorflow as tf
 
+from kcnn.data.decode import MAX_PIXELS, decode_image, not_an_image_message
 from kcnn.data.preprocessing import normalize_pixels, resize
 from kcnn.models.heads import outputs_logits
 
@@ -25,8 +27,7 @@ FLOAT_SIGNATURE = "predict_images"
 FLOAT_INPUT = "images"
 OUTPUTS = ("probabilities", "top_k_scores", "top_k_indices")
 CLASS_NAMES_OUTPUT = "top_k_class_names"
-DECODE_ERROR = ("Failed to decode image_bytes: an element is not a JPEG, PNG, GIF or "
-                "BMP image")
+DECODE_ERROR = not_an_image_message(BYTES_INPUT)
 
 
 def output_names(class_names):
@@ -34,7 +35,8 @@ def output_names(class_names):
     return OUTPUTS + ((CLASS_NAMES_OUTPUT,) if class_names else ())
 
 
-def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="auto"):
+def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="auto",
+                   max_pixels=MAX_PIXELS):
     """Adds both serving endpoints for `model` to a `keras.export.ExportArchive`.
 
     Args:
@@ -44,6 +46,8 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
         top_k: int. Number of top classes returned, capped at the number of classes.
         model_outputs: "auto", "logits" or "probabilities"; the signatures apply softmax
             when `kcnn.models.heads.outputs_logits(model, model_outputs)`.
+        max_pixels: int. `serving_default` refuses an image whose header declares more
+            pixels (width × height) before decoding it (`kcnn.data.decode.decode_image`).
 
     Returns:
         bool: whether the signatures apply softmax to the model's output.
@@ -69,39 +73,35 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
         return out
 
     def decode(image_bytes):
-        # decode_image's own error for a non-image names no input; check the magic
-        # bytes first so that the InvalidArgument error says what failed.
-        def starts_with(magic):
-            return tf.equal(tf.strings.substr(image_bytes, 0, len(magic)), magic)
-        is_image = tf.reduce_any(tf.stack([
-            starts_with(b"\xff\xd8\xff"), starts_with(b"\x89PNG"),
-            starts_with(b"GIF8"), starts_with(b"BM")]))
-        check = tf.debugging.Assert(is_image, [DECODE_ERROR], name="check_image_bytes")
-
-        def decode_as(c):
-            with tf.control_dependencies([check]):
-                return tf.io.decode_image(image_bytes, channels=c, expand_animations=False,
-                                          dtype=tf.uint8)
-
-        if channels == 1:
-            # TensorFlow's GIF and BMP decoders cannot give one channel: decode RGB and
-            # convert with rgb_to_grayscale's weights, rounded to uint8.
-            image = tf.cond(
-                starts_with(b"GIF8") | starts_with(b"BM"),
-                lambda: tf.cast(tf.round(tf.image.rgb_to_grayscale(
-                    tf.cast(decode_as(3), tf.float32))), tf.uint8),
-                lambda: decode_as(1))
-        else:
-            image = decode_as(channels)
-        image.set_shape([None, None, channels])
+        image = decode_image(image_bytes, channels, max_pixels=max_pixels, name=BYTES_INPUT)
         return resize(tf.cast(image, tf.float32), preprocessing)
 
     def from_bytes(image_bytes):
+        # The graph knows the input is 1-D, so a rank check would be folded away; the size
+        # of a [batch] tensor is its first dimension, of any other shape (almost) never.
+        one_d = tf.debugging.Assert(
+            tf.equal(tf.size(image_bytes), tf.shape(image_bytes)[0]),
+            [f"{BYTES_SIGNATURE}: `{BYTES_INPUT}` must be a 1-D string tensor [batch] of "
+             "encoded images; got shape", tf.shape(image_bytes)], summarize=8,
+            name="check_image_bytes_shape")
+        with tf.control_dependencies([one_d]):
+            image_bytes = tf.ensure_shape(image_bytes, [None])
         pixels = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec(
             [height, width, channels], tf.float32))
         return predict(pixels)
 
     def from_images(images):
+        shape = tf.shape(images)
+        right_channels = tf.debugging.Assert(
+            tf.equal(shape[-1], channels),
+            [f"{FLOAT_SIGNATURE}: `{FLOAT_INPUT}` must have {channels} channel(s), shape "
+             f"[batch, height, width, {channels}]; got shape", shape], summarize=8,
+            name="check_images_channels")
+        with tf.control_dependencies([right_channels]):
+            images = tf.ensure_shape(images, [None, None, None, channels])
+            images = tf.debugging.assert_all_finite(
+                images, f"{FLOAT_SIGNATURE}: `{FLOAT_INPUT}` must be finite pixel values in "
+                        "[0, 255]; got NaN or inf")
         return predict(resize(images, preprocessing))
 
     archive.track(model)

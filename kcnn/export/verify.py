@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 
+from kcnn._child_process import start as start_child
 from kcnn.export import signatures as sig
 from kcnn.export.warmup import encode, sample_images
 from kcnn.models.heads import inference_model, outputs_logits
@@ -220,18 +221,26 @@ def _check_cli_listing(text, num_classes, top_k, channels, class_names):
 def _start(command):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL",
                                                                  "2"))
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    # Killed by the kernel if this process dies: never outlives `kcnn export --verify`.
+    return start_child(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=env)
 
 
 def _finish(proc, timeout, what):
-    """Waits for `proc`; returns its stdout or raises VerificationError."""
+    """Waits for `proc`; returns its stdout or raises VerificationError.
+
+    On any exception while waiting (a timeout, Ctrl-C) the child is killed first.
+    """
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
         proc.kill()
         proc.communicate()
         raise VerificationError(f"{what} did not finish in {timeout} s.") from e
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     if proc.returncode != 0:
         raise VerificationError(f"{what} failed (exit {proc.returncode}):\n{err[-3000:]}")
     return out

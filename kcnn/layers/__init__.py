@@ -2,6 +2,7 @@
 
 from kcnn.layers.affine import ChannelAffine
 from kcnn.layers.auxiliary import AuxiliaryClassifier
+from kcnn.layers.batch_norm import BatchNorm
 from kcnn.layers.conv_block import ConvBlock
 from kcnn.layers.inception import InceptionBlock
 from kcnn.layers.locally_connected import LocallyConnected2D

@@ -2,6 +2,8 @@
 
 import keras
 
+from kcnn.layers.batch_norm import BatchNorm
+
 # torchvision's BatchNorm settings (momentum 0.1 in PyTorch's convention is 0.9 in Keras's).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -17,6 +19,21 @@ def _check_padding(padding):
     )
 
 
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _same_is_explicit(padding, kernel_size, strides):
+    """Whether `padding="same"` pads exactly `padding` zeros on every side.
+
+    At stride 1 "same" pads `k - 1` zeros along an axis, `(k - 1) // 2` before and the
+    rest after: for an odd kernel that is `(k - 1) / 2` on both sides, whatever the input
+    size. (Strided, "same" depends on the size and is asymmetric where the size is even.)
+    """
+    return (isinstance(padding, int) and padding > 0 and _pair(strides) == (1, 1)
+            and all(k % 2 == 1 and (k - 1) // 2 == padding for k in _pair(kernel_size)))
+
+
 @keras.saving.register_keras_serializable(package="kcnn")
 class ConvBlock(keras.layers.Layer):
     """Convolution + optional BatchNorm + activation: the unit most builders repeat.
@@ -26,9 +43,13 @@ class ConvBlock(keras.layers.Layer):
         kernel_size: int or tuple of 2 ints. Size of the convolution window.
         strides: int or tuple of 2 ints. Stride of the convolution. Defaults to 1.
         padding: `"same"`, `"valid"` or an int. An int pads that many zeros on every
-            side before a valid convolution, as PyTorch's `padding=`. Defaults to `"same"`.
+            side before a valid convolution, as PyTorch's `padding=` (done by the
+            convolution's own `"same"` where that is the same zeros: stride 1, odd kernel,
+            `padding == (kernel_size - 1) // 2`; no separate padding op). Defaults to
+            `"same"`.
         groups: int. Grouped convolution (AlexNet's two towers). Defaults to 1.
-        batch_norm: bool. Adds BatchNormalization after the convolution. Defaults to `False`.
+        batch_norm: bool. Adds BatchNormalization (`kcnn.layers.BatchNorm`) after the
+            convolution. Defaults to `False`.
         activation: str or None. Activation after the (normalized) convolution.
             Defaults to `"relu"`.
         use_bias: bool or None. Bias in the convolution; `None` means "only without
@@ -57,15 +78,20 @@ class ConvBlock(keras.layers.Layer):
         self.use_bias = (not batch_norm) if use_bias is None else use_bias
         self.bn_epsilon = bn_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        if _same_is_explicit(padding, kernel_size, strides):
+            conv_padding = "same"  # the same zeros, without a pad op (and its gradient)
+        else:
+            conv_padding = "valid" if isinstance(padding, int) else padding
         self.pad = (keras.layers.ZeroPadding2D(padding, name="pad")
-                    if isinstance(padding, int) and padding > 0 else None)
+                    if isinstance(padding, int) and padding > 0 and conv_padding == "valid"
+                    else None)
         self.conv = keras.layers.Conv2D(
-            filters, kernel_size, strides=strides,
-            padding="valid" if isinstance(padding, int) else padding,
+            filters, kernel_size, strides=strides, padding=conv_padding,
             groups=groups, use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer, name="conv")
-        self.bn = (keras.layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=bn_epsilon, name="bn") if batch_norm else None)
+        # BatchNormalization with the closed-form training gradient (same outputs, weights).
+        self.bn = (BatchNorm(momentum=BN_MOMENTUM, epsilon=bn_epsilon, name="bn")
+                   if batch_norm else None)
         self.act = keras.layers.Activation(activation, name="act") if activation else None
 
     def build(self, input_shape):

@@ -23,7 +23,7 @@ import warnings
 import tensorflow as tf
 
 from kcnn.io import atomic_write_text, fsync_dir, remove_stale_temp_files
-from kcnn.train.config import ADDED_FIELDS, RESUME_MAY_CHANGE, upgrade_names
+from kcnn.train.config import RESUME_MAY_CHANGE, field_defaults, upgrade_names
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 LATEST = "latest.json"
@@ -202,8 +202,9 @@ def run_changes(saved, config, steps_per_epoch, variable_shapes, variable_paths)
     Returns:
         str: the changes ("lr: 0.05 -> 0.1, optimizer: 'sgd' -> 'adam'"); empty if none.
     """
-    # Checkpoints of earlier versions hold the old field names: read them as the new.
-    before = {**ADDED_FIELDS, **upgrade_names(saved.get("config", {}), warn=False)}
+    # Checkpoints of earlier versions hold the old field names: read them as the new; a
+    # field added since was at its default there.
+    before = {**field_defaults(), **upgrade_names(saved.get("config", {}), warn=False)}
     changed = sorted(k for k in config if k not in RESUME_MAY_CHANGE
                      and before.get(k) != json.loads(json.dumps(config[k])))
     if changed:

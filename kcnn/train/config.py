@@ -45,6 +45,9 @@ class TrainConfig:
         image_size: [H, W] or None. The model's input size; None: the builder's default.
         channels: int or None. 1 or 3; None: the builder's default.
         on_error: "skip" or "raise". Unreadable images in a folder dataset.
+        max_pixels: int. A folder image whose header declares more pixels (width × height)
+            is not decoded: unreadable, so skipped or an error per `on_error`
+            (`kcnn.data.MAX_PIXELS`, 100,000,000, by default; `--set max_pixels=N`).
         augment: str. One of `kcnn.data.AUGMENTATIONS`, training only.
         scale, mean, std: the preprocessing contract (`preprocessing.json`); mean and std
             None: measured per channel on (up to 10,000 images of) the training split.
@@ -91,6 +94,7 @@ class TrainConfig:
     image_size: typing.Optional[list] = None
     channels: typing.Optional[int] = None
     on_error: str = "skip"
+    max_pixels: int = 100_000_000
     augment: str = "shift"
     scale: float = 1.0 / 255.0
     mean: typing.Optional[list] = None
@@ -175,6 +179,7 @@ class TrainConfig:
         if self.channels not in (None, 1, 3):
             bad("channels", "1, 3 or None")
         choice("on_error", ("skip", "raise"))
+        positive_int("max_pixels")
         from kcnn.data.augment import AUGMENTATIONS
         choice("augment", AUGMENTATIONS)
         number("scale", lo=1e-12)
@@ -314,12 +319,15 @@ def _init(self, *args, **kwargs):
 TrainConfig.__init__ = _init
 
 # Settings that do not change the training trajectory: a resumed run may differ in them.
-# Fields added after checkpoints were first written, with the value that a checkpoint
-# without them was trained with (compared on resume as if saved).
-ADDED_FIELDS = {"weights": None, "freeze_body": False}
 RESUME_MAY_CHANGE = frozenset({"output_dir", "verbose", "max_eval_steps", "validate",
                                "keep_checkpoints", "checkpoint_every", "data_dir",
                                "strategy", "devices"})
+
+
+def field_defaults():
+    """{field name: default} of every `TrainConfig` field, as in a saved `config.json`."""
+    return {f.name: (f.default_factory() if f.default is dataclasses.MISSING
+                     else f.default) for f in dataclasses.fields(TrainConfig)}
 
 
 def upgrade_names(data, where="TrainConfig", *, warn=True, stacklevel=3):

@@ -115,7 +115,7 @@ def _resolve(config, train_source):
     image_size = [height, width]
     mean, std = config.mean, config.std
     if mean is None or std is None:
-        measured_mean, measured_std = channel_stats(train_source, config.scale)
+        measured_mean, measured_std = channel_stats(train_source, config.scale, image_size)
         mean = mean or [round(float(v), 6) for v in measured_mean]
         std = std or [round(max(float(v), 1e-6), 6) for v in measured_std]
     if len(mean) == 1 and channels == 3:
@@ -239,10 +239,12 @@ class _Run:
         """The splits, the resolved config and preprocessing, the epoch's length."""
         self.train_source = load_source(
             config.dataset, config.train_split, data_dir=config.data_dir,
-            channels=_default_input_shape(config)[2], on_error=config.on_error)
+            channels=_default_input_shape(config)[2], on_error=config.on_error,
+            max_pixels=config.max_pixels)
         self.eval_source = load_source(
             config.dataset, config.eval_split, data_dir=config.data_dir,
-            channels=self.train_source.channels, on_error=config.on_error)
+            channels=self.train_source.channels, on_error=config.on_error,
+            max_pixels=config.max_pixels)
         config, self.prep = _resolve(config, self.train_source)
         self.config = config
         self.num_classes = self.train_source.num_classes

@@ -14,6 +14,9 @@ from conftest import check_totals, count_trainable
 from kcnn.analysis import summarize
 from kcnn.cli import main
 
+# Shapes, counts and fields only: no model here is run (random initial values: conftest.py).
+pytestmark = pytest.mark.usefixtures("zero_initializers")
+
 
 def rows_by_name(summary):
     return {row["name"]: row for row in summary}

@@ -35,6 +35,12 @@ def smoke_results(tmp_path_factory):
 def test_one_command_writes_json_and_markdown(smoke_results):
     results, text = smoke_results
     assert results["machine"]["cores"] == os.cpu_count()
+    with open("/proc/cpuinfo") as f:  # the CPU's vector extensions, read here independently
+        flags = next(line for line in f if line.startswith("flags")).split(":")[1].split()
+    recorded = results["machine"]["vector_extensions"]
+    assert [x in recorded for x in ("avx2", "fma", "avx512f")] == [
+        x in flags for x in ("avx2", "fma", "avx512f")]
+    assert "vector extensions: " + " ".join(recorded) in text
     assert {"keras", "tensorflow"} <= set(results["versions"])
     assert len(results["load_average_start"]) == 3 and len(results["load_average_end"]) == 3
     assert not [r for r in results["rows"] if "error" in r]

@@ -190,3 +190,111 @@ def test_export_needs_the_tensorflow_backend(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="needs the TensorFlow backend"):
         export_saved_model(model, tmp_path / "m")
     assert os.listdir(tmp_path) == []
+
+
+def test_decompression_bombs_are_refused_before_decoding(lenet_loaded):
+    """Headers claiming 23000×23000 pixels (issue 11: a 514 KB PNG allocated 2.5 GB); the
+    measured peak memory is in benchmarks/results/serving-bomb-*.json."""
+    from data.test_decode import header_only
+    serve = lenet_loaded.signatures["serving_default"]
+    good = _png(np.zeros((32, 32, 1), np.uint8))
+    for fmt in ("PNG", "JPEG", "GIF", "BMP"):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"Failed to decode image_bytes: its header declares "
+                                 r"23000x23000 = 529000000 pixels, more than "
+                                 r"max_pixels=100000000 \(refused before decoding\)"):
+            serve(image_bytes=tf.constant([good, header_only(fmt, 23000, 23000)]))
+
+
+def test_bad_tensors_are_invalid_arguments_naming_what_was_expected(lenet_loaded):
+    predict = lenet_loaded.signatures["predict_images"]
+    pixels = np.full((2, 32, 32, 1), 100, np.float32)
+    for bad in (np.nan, np.inf, -np.inf):
+        pixels[1, 5, 7, 0] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"predict_images: `images` must be finite pixel values in "
+                                 r"\[0, 255\]; got NaN or inf"):
+            predict(images=tf.constant(pixels))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"predict_images: `images` must have 1 channel\(s\), shape "
+                             r"\[batch, height, width, 1\]; got shape\] \[1 32 32 3\]"):
+        predict(images=tf.zeros([1, 32, 32, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Shape of tensor images \[32,32,1\] is not compatible with "
+                             r"expected shape \[\?,\?,\?,1\]"):
+        predict(images=tf.zeros([32, 32, 1]))
+    serve = lenet_loaded.signatures["serving_default"]
+    good = _png(np.zeros((32, 32, 1), np.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serving_default: `image_bytes` must be a 1-D string tensor "
+                             r"\[batch\] of encoded images; got shape\] \[2 2\]"):
+        serve(image_bytes=tf.constant([[good, good], [good, good]]))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Shape of tensor image_bytes \[1,1\] is not compatible with "
+                             r"expected shape \[\?\]"):
+        serve(image_bytes=tf.constant([[good]]))
+    out = serve(image_bytes=tf.constant([good]))  # and good input still works
+    assert out["probabilities"].shape == (1, 10)
+
+
+def test_a_folder_of_bmp_and_gif_trains_on_what_serving_sees(lenet_export, lenet_loaded,
+                                                             tmp_path):
+    """One decoder: the trainer's folder pipeline and serving_default give the same input."""
+    from kcnn.data import Preprocessing, eval_batches, load_source
+    model, _, _ = lenet_export
+    rng = np.random.default_rng(5)
+    files = []
+    for fmt in ("BMP", "GIF"):
+        (tmp_path / fmt).mkdir()
+        for i in range(2):
+            path = tmp_path / fmt / f"{i}.{fmt.lower()}"
+            Image.fromarray(rng.integers(0, 256, (40, 28, 3), np.uint8)).save(path)
+            files.append(path)
+    source = load_source(str(tmp_path), "train", channels=1, on_error="raise", holdout=0.01)
+    assert source.num_examples == 4 and source.skipped == ()
+    prep = Preprocessing(**LENET_PREPROCESSING)
+    x, _ = next(iter(eval_batches(source, prep, batch_size=4)))
+    want = tf.nn.softmax(model(x, training=False)).numpy()
+    got = lenet_loaded.signatures["serving_default"](image_bytes=tf.constant(
+        [open(p, "rb").read() for p in source.paths]))["probabilities"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_cli_max_pixels_version_bounds_and_a_stray_file(tmp_path, capsys):
+    from kcnn.cli import main
+    model_file = tmp_path / "lenet5.keras"
+    kcnn.models.lenet5().save(model_file)
+    base = tmp_path / "base"
+    (base / "1").mkdir(parents=True)  # an (empty) version 1 ...
+    (base / "2").write_text("a stray file named like a version\n")  # ... and a file "2"
+
+    def listing():
+        return sorted((str(p.relative_to(base)), p.is_file() and p.read_bytes())
+                      for p in base.glob("*"))
+    before = listing()
+    for argv, words in (
+            (["--version", str(10**20)], "argument --version: must be in [0, 2**63 - 1] "
+                                         "(TF Serving's versions are int64); got 1000000"),
+            (["--version", "2"], "Version 2 is taken by"),
+            (["--max-pixels", "0"], "`max_pixels` must be an int >= 1")):
+        try:
+            code = main(["export", str(model_file), str(base), *argv])
+        except SystemExit as e:  # argparse's own errors
+            code = e.code
+        assert code == 2
+        assert words in capsys.readouterr().err
+        assert listing() == before
+    with pytest.raises(ValueError, match=r"`version` must be an int >= 0 and <= 2\*\*63 - 1"):
+        export_saved_model(kcnn.models.lenet5(), base, version=2**63)
+    with pytest.warns(UserWarning, match=r"Skipping version 2: '.*base/2' is not a folder"):
+        assert main(["export", str(model_file), str(base), "--max-pixels", "1024",
+                     "--no-warmup"]) == 0
+    assert "Exported version 3" in capsys.readouterr().out
+    assert listing()[:2] == before and numeric_dirs(base) == ["1", "2", "3"]  # "2" intact
+    serve = tf.saved_model.load(str(base / "3")).signatures["serving_default"]
+    assert serve(image_bytes=tf.constant([_png(np.zeros((32, 32, 1), np.uint8))])
+                 )["probabilities"].shape == (1, 10)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"declares 32x33 = 1056 pixels, more than max_pixels=1024"):
+        serve(image_bytes=tf.constant([_png(np.zeros((33, 32, 1), np.uint8))]))

@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import re
+import time
 
 import keras
 import numpy as np
@@ -165,3 +166,80 @@ def test_saved_model_cli_listing_is_checked():
               top_k=2, channels=3, class_names=None)
     with pytest.raises(VerificationError, match="saved_model_cli show lists"):
         check(_LISTING, num_classes=4, top_k=2, channels=3, class_names=["a", "b", "c", "d"])
+
+
+_PARENT = """
+import sys, time
+from kcnn._child_process import start  # verify_saved_model's children (no TensorFlow here)
+children = [start([sys.executable, "-c", "import time; time.sleep(120)"]) for _ in range(2)]
+print(*[c.pid for c in children], flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid):
+    """Whether `pid` runs (a zombie waiting to be reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_killing_the_exporter_kills_the_verification_children():
+    """`kcnn export --verify` killed with SIGTERM or SIGKILL: its children die with it."""
+    import signal
+    import subprocess
+    import sys
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE,
+                                  text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                                      [os.path.dirname(os.path.dirname(kcnn.__file__)),
+                                       os.environ.get("PYTHONPATH", "")])))
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        try:
+            assert len(pids) == 2
+            assert _wait_until(lambda: all(  # the launcher has exec'd the command
+                b"time.sleep(120)" in open(f"/proc/{p}/cmdline", "rb").read() for p in pids))
+            parent.send_signal(sig)
+            parent.wait(timeout=20)
+            assert _wait_until(lambda: not any(_running(p) for p in pids)), sig
+        finally:
+            for p in pids:
+                if _running(p):
+                    os.kill(p, signal.SIGKILL)
+            parent.kill()
+            parent.wait()
+
+
+def test_ctrl_c_while_waiting_kills_the_child():
+    import signal
+    import sys
+
+    from kcnn import _child_process
+    assert verify_module.start_child is _child_process.start  # as the test above kills
+    child = verify_module._start([sys.executable, "-c", "import time; time.sleep(120)"])
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            verify_module._finish(child, 60, "the fresh-process check")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL

@@ -12,7 +12,8 @@ import kcnn
 from conftest import check_totals, count_trainable
 from kcnn.analysis import summarize
 
-pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
+# Counted, never run: random initial values would cost most of the time (conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("zero_initializers")]
 
 # (test id, builder name, kwargs, reference count, source)
 REFERENCE = [

@@ -1,6 +1,8 @@
 """Registry-wide sweep: every registered model (and variant) is built once, at a small size,
 and goes through every model check: it runs, every weight learns, `summarize` counts all of
-it, and a `.keras` file loaded with `safe_mode=True` gives the same outputs."""
+it, a `.keras` file loaded with `safe_mode=True` gives the same outputs, and, on seeded
+weights, the outputs stored in `output_references.npz` before any change meant to leave them
+alone (tests/output_references.py)."""
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from conftest import (as_list, assert_keras_roundtrip, check_totals, count_train
                       random_images)
 from kcnn.analysis import summarize
 from model_cases import sweep_cases
+from output_references import (check_output_reference, load_references, reference_input,
+                               seed_weights)
 
 pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
 
@@ -18,6 +22,7 @@ pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/con
 CASES = sweep_cases(kcnn.models.list_models())
 # Models small enough for the gradient check on CI's 2 cores (at the sweep's input size).
 GRADIENT_LIMIT = 70_000_000
+REFERENCES = load_references()
 
 
 def check_forward_and_gradients(case_id, model, shapes):
@@ -46,5 +51,7 @@ def test_every_model_check(case_id, name, kwargs, shapes, tmp_path):
         # Its stage table names layers of what its builder builds (more in test_features.py).
         features = kcnn.models.feature_extractor(model)
         assert features.feature_info.names() == kcnn.models.feature_stages(name)
-    x = random_images(model.input_shape[1:], batch=2, seed=3)
-    assert_keras_roundtrip(model, x, tmp_path / f"{case_id}.keras", atol=1e-6)
+    seed_weights(model)  # BatchNorm's statistics too: what a padding or BN change would move
+    outputs = assert_keras_roundtrip(model, reference_input(model),
+                                     tmp_path / f"{case_id}.keras", atol=1e-6)
+    check_output_reference(case_id, outputs, REFERENCES)

@@ -19,6 +19,8 @@ def test_defaults_are_the_quickstart_and_round_trip(tmp_path):
     path = config.save(str(tmp_path))
     assert TrainConfig.load(path) == config
     assert json.loads(open(path).read())["global_batch_size"] == 32
+    from kcnn.data import MAX_PIXELS  # the decoder's bound, written in config.py without TF
+    assert config.max_pixels == MAX_PIXELS
 
 
 @pytest.mark.parametrize("field, value, expected", [
@@ -32,6 +34,7 @@ def test_defaults_are_the_quickstart_and_round_trip(tmp_path):
     ("lr_boundaries", [60, 30], "`lr_boundaries` must be increasing"),
     ("std", [0.0], "`std` must be positive"),
     ("xla", "yes", "`xla` must be True or False"),
+    ("max_pixels", 0, "`max_pixels` must be an int >= 1"),
 ])
 def test_bad_values_name_the_field(field, value, expected):
     with pytest.raises(ValueError, match=expected):
