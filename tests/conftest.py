@@ -84,10 +84,9 @@ def _fresh_keras_session():
 @pytest.fixture(scope="module")
 def zero_initializers():
     """Keras's random initializers return zeros, for tests that count a full-size model's
-    weights and MACs and never run it, or set every weight themselves (the sweep, with
-    `output_references.seed_weights`): drawing VGG-16's 138 M random values takes most of
-    its build time (1.3 s of 1.6 s), and loading a `.keras` file draws them again before
-    reading the file's. The shapes still go through every initializer call."""
+    weights and MACs and never run it: drawing VGG-16's 138 M random values takes most of
+    its build time (1.3 s of 1.6 s), and a count does not depend on them. The shapes still
+    go through every initializer call; the sweep builds every model with real ones."""
     from keras.src.initializers.random_initializers import RandomInitializer
 
     def subclasses(cls):

@@ -16,7 +16,7 @@ from model_cases import sweep_cases
 from output_references import (check_output_reference, load_references, reference_input,
                                seed_weights)
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("zero_initializers")]
+pytestmark = pytest.mark.slow  # starts first in the two test workers (tests/conftest.py)
 
 # Every registered model (its size and output shape derived from its record), then variants.
 CASES = sweep_cases(kcnn.models.list_models())
@@ -45,19 +45,13 @@ def check_forward_and_gradients(case_id, model, shapes):
 @pytest.mark.parametrize("case_id,name,kwargs,shapes", CASES, ids=[c[0] for c in CASES])
 def test_every_model_check(case_id, name, kwargs, shapes, tmp_path):
     model = kcnn.models.get_model(name, **kwargs)
-    # Seeded weights for every check: the builders' random initial values would be drawn
-    # only to be replaced (zero_initializers: a third of this file's time, in the build and
-    # the load).
-    seed_weights(model)
     check_forward_and_gradients(case_id, model, shapes)
     check_totals(case_id, model, summarize(model))
     if case_id == name and kcnn.models.feature_stages(name):
         # Its stage table names layers of what its builder builds (more in test_features.py).
         features = kcnn.models.feature_extractor(model)
         assert features.feature_info.names() == kcnn.models.feature_stages(name)
-    # Again: training-mode calls moved BatchNorm's statistics (what a padding or BN change
-    # would move too).
-    seed_weights(model)
+    seed_weights(model)  # BatchNorm's statistics too: what a padding or BN change would move
     outputs = assert_keras_roundtrip(model, reference_input(model),
                                      tmp_path / f"{case_id}.keras", atol=1e-6)
     check_output_reference(case_id, outputs, REFERENCES)
