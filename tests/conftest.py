@@ -1,6 +1,7 @@
 """Shared checkers: every model and every layer goes through the same checks."""
 
 import collections
+import json
 import os
 import socket
 import time
@@ -39,6 +40,16 @@ def check_totals(name, model, summary):
 
 def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).standard_normal((batch, *shape)).astype("float32")
+
+
+def latest_checkpoint_step(output):
+    """The step in `output`/checkpoints/latest.json (0 while there is none, or it is being
+    replaced): for tests that watch a training process."""
+    try:
+        with open(output / "checkpoints" / "latest.json") as f:
+            return json.load(f)["step"]
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def as_list(outputs):

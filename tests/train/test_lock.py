@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from conftest import latest_checkpoint_step
+
 from kcnn import cli
 from kcnn.train.lock import LOCK_FILE, OutputDirLocked, RunLock
 
@@ -40,14 +42,6 @@ def _snapshot(folder):
     return found
 
 
-def _latest_step(output):
-    try:
-        with open(output / "checkpoints" / "latest.json") as f:
-            return json.load(f)["step"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def test_second_run_refused_then_ctrl_c_then_resume(tmp_path, capsys):
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
@@ -55,7 +49,7 @@ def test_second_run_refused_then_ctrl_c_then_resume(tmp_path, capsys):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + TIMEOUT
-        while _latest_step(out) < 2 and holder.poll() is None and time.monotonic() < deadline:
+        while latest_checkpoint_step(out) < 2 and holder.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         assert holder.poll() is None, holder.communicate()[1][-3000:]
         holder.send_signal(signal.SIGSTOP)  # the folder holds still while the second run tries
@@ -78,7 +72,7 @@ def test_second_run_refused_then_ctrl_c_then_resume(tmp_path, capsys):
         if holder.poll() is None:
             holder.kill()
             holder.wait()
-    step = _latest_step(out)
+    step = latest_checkpoint_step(out)
     print("interrupted:", stderr.decode().strip().splitlines()[-1])
     assert holder.returncode == 130, stderr.decode()[-3000:]
     assert 2 <= step < 2 * EPOCHS

@@ -12,6 +12,8 @@ import time
 import keras
 import numpy as np
 import pytest
+
+from conftest import latest_checkpoint_step
 import tensorflow as tf
 
 from kcnn.train.checkpoint import CheckpointManager
@@ -34,14 +36,6 @@ def _env():
     return env
 
 
-def _latest_step(output):
-    try:
-        with open(output / "checkpoints" / "latest.json") as f:
-            return json.load(f)["step"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def test_sigkill_and_rerun_equals_uninterrupted(tmp_path):
     reference = subprocess.Popen(_command(tmp_path / "reference"), env=_env(),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -50,14 +44,14 @@ def test_sigkill_and_rerun_equals_uninterrupted(tmp_path):
                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + TIMEOUT
-        while _latest_step(run) < 9 and victim.poll() is None and time.monotonic() < deadline:
+        while latest_checkpoint_step(run) < 9 and victim.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
         assert victim.poll() is None, "the run ended before it could be killed: " + (
             victim.stderr.read()[-2000:])
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         assert victim.returncode == -signal.SIGKILL
-        killed_at = _latest_step(run)
+        killed_at = latest_checkpoint_step(run)
         print("killed after checkpoint step", killed_at, "of", TOTAL_STEPS)
         assert 9 <= killed_at < TOTAL_STEPS and not (run / "model.keras").exists()
         # The lock file still names the killed holder; its lock died with it (the rerun
