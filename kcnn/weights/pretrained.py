@@ -80,11 +80,21 @@ def check_weights(model, weights):
 
     Raises:
         TypeError: not None, a str or a path-like.
-        ValueError: a source without weights for `model`, an unknown tag, or a string
+        ValueError: a model without published weights (its builder takes no
+            `weights`), a source without weights for `model`, an unknown tag, or a string
             that is neither a source nor an existing file (close sources suggested).
     """
     if weights is None:
         return weights
+    from kcnn.models import list_models, model_info
+
+    if model in list_models() and not model_info(model).weights:
+        with_weights = [m for m in list_models() if model_info(m).weights]
+        raise ValueError(
+            f"{model}: no published weights, and its builder takes no `weights` (kcnn "
+            f"converts torchvision's and keras.applications' files, for "
+            f"{', '.join(with_weights)}); a model trained with kcnn is its run folder or "
+            ".keras file.")
     if not isinstance(weights, (str, os.PathLike)) or isinstance(weights, bytes):
         raise TypeError(f"{model}: `weights` must be {_expected()}; got "
                         f"weights={weights!r} (a {type(weights).__name__}).")

@@ -127,6 +127,11 @@ def test_bad_weights_arguments_name_themselves(tmp_path):
             kcnn.models.get_model(name, weights=value)
     with pytest.raises(WeightsFileError, match=re.escape(str(not_weights))):
         kcnn.models.resnet18(input_shape=SHAPE, weights=not_weights)
+    # A model without published weights: its builder has no `weights` to pass it to.
+    from kcnn.predict import load_predictor
+    with pytest.raises(ValueError, match=r"^lenet5: no published weights, and its builder "
+                       r"takes no `weights` \(kcnn converts .* for alexnet, googlenet, "):
+        load_predictor("lenet5", weights=str(not_weights))
 
 
 def test_contradicting_arguments_are_refused_before_any_download():
