@@ -13,7 +13,6 @@ Example:
 
 import os
 
-from kcnn.preprocessing import FILENAME as PREPROCESSING_FILE
 from kcnn.preprocessing import Preprocessing
 
 MODEL_FILE = "model.keras"

@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import kcnn
 from kcnn.export import export_saved_model
 from kcnn.preprocessing import Preprocessing
 from kcnn.weights import (imagenet_classes, preprocess, source_preprocessing,
