@@ -98,13 +98,14 @@ def plan(mode, backends, names=None, torch=True, train_only=False):
     return jobs
 
 
-def run_job(job, mode, timeout):
+def run_job(job, mode, timeout, torch_python=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    python = torch_python if job["backend"] == "torch" and torch_python else sys.executable
     if job["backend"] in ("tensorflow", "jax"):
         env["KERAS_BACKEND"] = job["backend"]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        command = [sys.executable, "-m", job["module"], "--mode", mode, *job["args"],
+        command = [python, "-m", job["module"], "--mode", mode, *job["args"],
                    "--out", out]
         tic = time.perf_counter()
         try:
@@ -158,6 +159,17 @@ def machine():
             "platform": platform.platform(), "python": platform.python_version()}
 
 
+def _torch_versions(python):
+    """torch's and torchvision's versions in another interpreter, or None if it lacks them."""
+    code = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                             timeout=300, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return dict(zip(("torch", "torchvision"), out))
+
+
 def versions():
     from importlib.metadata import PackageNotFoundError, version
     found = {}
@@ -186,6 +198,10 @@ def main(argv=None):
     parser.add_argument("--backends", help="comma-separated Keras backends (tensorflow,jax); "
                         "default: both, or only jax when KERAS_BACKEND=jax")
     parser.add_argument("--no-torch", action="store_true", help="skip the torchvision peers")
+    parser.add_argument("--torch-python", metavar="PYTHON",
+                        help="run the torchvision peers with this interpreter (a venv with "
+                             "torch and torchvision; its workers import neither kcnn nor "
+                             "Keras); default: this one")
     parser.add_argument("--train-only", action="store_true",
                         help="fp32 training rows only (kcnn, its variants and its peers)")
     parser.add_argument("--output-dir", default=RESULTS)
@@ -205,19 +221,26 @@ def main(argv=None):
         settings.cases(mode, args.models)
     except ValueError as error:
         parser.error(str(error))
-    torch = not args.no_torch and _has("torch") and _has("torchvision")
+    torch_versions = None
+    if args.torch_python and not args.no_torch:
+        torch_versions = _torch_versions(args.torch_python)
+        if torch_versions is None:
+            parser.error(f"--torch-python {args.torch_python!r}: cannot import torch and "
+                         "torchvision with it.")
+    torch = not args.no_torch and (torch_versions is not None
+                                   or (_has("torch") and _has("torchvision")))
     jobs = plan(mode, backends, args.models, torch=torch, train_only=args.train_only)
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"mode": mode, "date": started.isoformat(timespec="seconds"),
                "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
                "backends": backends, "models": args.models, "torch_peers": torch,
                "train_only": args.train_only, "git_commit": git_commit(),
-               "machine": machine(), "versions": versions(),
+               "machine": machine(), "versions": {**versions(), **(torch_versions or {})},
                "load_average_start": [round(v, 2) for v in os.getloadavg()],
                "settings": report.settings_table(mode), "rows": []}
     tic = time.perf_counter()
     for i, job in enumerate(jobs, 1):
-        row = run_job(job, mode, args.timeout)
+        row = run_job(job, mode, args.timeout, args.torch_python)
         results["rows"].append(row)
         status = f"error: {row['error'].splitlines()[-1]}" if "error" in row else "ok"
         print(f"[{i}/{len(jobs)}] {row['kind']} {row.get('source', row['backend'])} "

@@ -47,7 +47,7 @@ CASES = (
     Case("nin", (32, 32, 3), 10, 128, 512, 4),
     Case("alexnet", (224, 224, 3), 1000, 16, 64, 4, torch_name="alexnet"),
     Case("googlenet", (224, 224, 3), 1000, 16, 32, 3,
-         kcnn_kwargs={"batch_norm": True, "branch3_kernel_size": 3},
+         kcnn_kwargs={"form": "torchvision"},
          torch_name="googlenet"),
     Case("resnet50", (224, 224, 3), 1000, 8, 32, 3, keras_app="ResNet50",
          torch_name="resnet50"),
@@ -59,7 +59,7 @@ SMOKE_CASES = (
     Case("lenet5", (32, 32, 1), 10, 8, 16, 2, 1),
     Case("resnet20", (32, 32, 3), 10, 8, 16, 2, 1),
     Case("googlenet", (64, 64, 3), 10, 2, 4, 1, 1,
-         kcnn_kwargs={"batch_norm": True, "branch3_kernel_size": 3}, torch_name="googlenet"),
+         kcnn_kwargs={"form": "torchvision"}, torch_name="googlenet"),
     Case("resnet50", (64, 64, 3), 10, 2, 4, 1, 1, keras_app="ResNet50", torch_name="resnet50"),
 )
 

@@ -8,9 +8,10 @@ __version__ = "0.1.0"
 # `kcnn` command starts without Keras: `models` lists and describes models without Keras
 # (it imports a builder when asked for one), `preprocessing` and `io` need only the standard
 # library, `layers`, `analysis` and `convert` need only Keras (and so TensorFlow only under
-# its backend); `data`, `train` and `export` import TensorFlow.
+# its backend); `data`, `train` and `export` import TensorFlow; `weights` lists its catalogue
+# with the standard library and reads weight files with NumPy (and h5py, safetensors).
 _SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export",
-                "preprocessing", "io", "saving")
+                "preprocessing", "io", "saving", "weights")
 
 
 def __getattr__(name):

@@ -35,6 +35,7 @@ class _Command(NamedTuple):
 
 _COMMANDS = {
     "models": _Command("kcnn.models._cli", "list the registered models", None),
+    "weights": _Command("kcnn.weights._cli", "list the published pretrained weights", None),
     "summary": _Command(
         "kcnn.analysis._cli",
         "print shapes, parameters, MACs and receptive fields per layer", "keras"),
@@ -44,6 +45,9 @@ _COMMANDS = {
     "export": _Command(
         "kcnn.export._cli",
         "export a trained model as a versioned SavedModel for TF Serving", "tensorflow"),
+    "predict": _Command(
+        "kcnn._predict_cli",
+        "classify image files with pretrained weights or a trained run", "tensorflow"),
     "prepare": _Command(
         "kcnn.data._cli",
         "download and prepare a TFDS dataset (to train offline, elsewhere)", "tensorflow"),

@@ -9,11 +9,27 @@ The file, as a training run writes it next to `model.keras`:
 
 ```json
 {"image_size": [H, W], "channels": C, "scale": s,
- "mean": [m_1, ..., m_C], "std": [s_1, ..., s_C], "class_names": ["cat", ...] or null}
+ "mean": [m_1, ..., m_C], "std": [s_1, ..., s_C], "class_names": ["cat", ...] or null,
+ "crop_fraction": f, "channel_order": "BGR", "antialias": true}
 ```
 
 meaning: decode the image to uint8 in [0, 255] with C channels → resize to (H, W),
 bilinear → float32 → `x * scale` → `(x - mean) / std` per channel → model.
+
+The last three keys are optional and written only where they differ from their defaults
+(so a file without them means what it always meant):
+
+- `crop_fraction` (default null: no crop): the center crop's share of the resized image,
+  as timm's `crop_pct`; for a square `image_size` (S, S) only. The image is resized so
+  that its shorter side is `round(S / crop_fraction)` (the longer side in proportion,
+  rounded down, as torchvision's `Resize(int)`), then the center (S, S) is cut out (top
+  and left offsets rounded half to even, as torchvision's `CenterCrop`). torchvision's
+  evaluation (resize 256, crop 224) is `crop_fraction=0.875`.
+- `channel_order` (default "RGB"): "BGR" feeds the channels reversed, as
+  keras.applications' caffe-style VGG weights expect; `mean` and `std` are then in BGR
+  order (e.g. the caffe mean `[103.939, 116.779, 123.68]` with `scale=1`).
+- `antialias` (default false): the resize filters as it shrinks (torchvision's
+  `antialias=True` and PIL's resize; TensorFlow's `antialias=True`).
 
 Compatibility: the keys in `REQUIRED` are in every file ever written. A key added later
 is optional when read, with a default that means what files without it always meant, so
@@ -32,6 +48,9 @@ from kcnn.io import atomic_write_text
 FILENAME = "preprocessing.json"
 CHANNELS = (1, 3)  # grayscale or RGB
 REQUIRED = ("image_size", "channels", "scale", "mean", "std")
+CHANNEL_ORDERS = ("RGB", "BGR")
+# The optional keys, and the defaults that files without them mean.
+OPTIONAL_DEFAULTS = {"crop_fraction": None, "channel_order": "RGB", "antialias": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +65,11 @@ class Preprocessing:
         std: tuple of `channels` floats (> 0), divides after subtracting the mean.
             Defaults to ones.
         class_names: tuple of str or None. Names of the label indices. Defaults to None.
+        crop_fraction: float in (0, 1] or None. Resize to `image_size / crop_fraction`
+            (shorter side) and center-crop `image_size` (square only). Defaults to None
+            (resize to `image_size`, no crop).
+        channel_order: "RGB" or "BGR" (3 channels). Defaults to "RGB".
+        antialias: bool. Antialiased resizing. Defaults to False.
         source: str or None. Where the contract came from (a file), named in error
             messages; not part of the contract (not saved, not compared).
 
@@ -63,6 +87,9 @@ class Preprocessing:
     mean: tuple = None
     std: tuple = None
     class_names: tuple = None
+    crop_fraction: typing.Optional[float] = None
+    channel_order: str = "RGB"
+    antialias: bool = False
     source: typing.Optional[str] = dataclasses.field(default=None, compare=False,
                                                      repr=False, kw_only=True)
 
@@ -70,7 +97,9 @@ class Preprocessing:
         channels = self.channels
         mean = (0.0,) * channels if self.mean is None and _is_channels(channels) else self.mean
         std = (1.0,) * channels if self.std is None and _is_channels(channels) else self.std
-        problem = _problem(self.image_size, channels, self.scale, mean, std, self.class_names)
+        problem = (_problem(self.image_size, channels, self.scale, mean, std, self.class_names)
+                   or _problem_optional(self.image_size, channels, self.crop_fraction,
+                                        self.channel_order, self.antialias))
         if problem:
             self._fail(problem)
         set_ = object.__setattr__
@@ -81,6 +110,16 @@ class Preprocessing:
         set_(self, "std", tuple(float(v) for v in std))
         if self.class_names is not None:
             set_(self, "class_names", tuple(self.class_names))
+        if self.crop_fraction is not None:
+            set_(self, "crop_fraction", float(self.crop_fraction))
+
+    @property
+    def resize_size(self):
+        """The shorter side the image is resized to before the center crop; None
+        without `crop_fraction` (the image is resized to `image_size`)."""
+        if self.crop_fraction is None:
+            return None
+        return int(round(self.image_size[0] / self.crop_fraction))
 
     def _fail(self, message):
         raise ValueError(f"{self.source or 'Preprocessing'}: {message}")
@@ -93,16 +132,21 @@ class Preprocessing:
 
     def to_dict(self):
         """The contract as the JSON-able dict that `preprocessing.json` holds."""
-        return {"image_size": list(self.image_size), "channels": self.channels,
+        data = {"image_size": list(self.image_size), "channels": self.channels,
                 "scale": self.scale, "mean": list(self.mean), "std": list(self.std),
                 "class_names": None if self.class_names is None else list(self.class_names)}
+        # The optional keys only where they differ from what files without them mean.
+        data.update({k: getattr(self, k) for k, default in OPTIONAL_DEFAULTS.items()
+                     if getattr(self, k) != default})
+        return data
 
     @classmethod
     def from_dict(cls, data, source=None):
         """Builds the contract from a dict in the file's schema.
 
         Args:
-            data: dict. `REQUIRED` keys, optionally `class_names`, nothing else.
+            data: dict. `REQUIRED` keys, optionally `class_names` and the keys of
+            `OPTIONAL_DEFAULTS`, nothing else.
             source: str or None. Where `data` came from, for the error messages.
                 Defaults to `"preprocessing"`.
 
@@ -230,6 +274,24 @@ def _problem(size, channels, scale, mean, std, class_names):
                                     or not all(isinstance(n, str) for n in class_names)):
         return (f"`class_names` must be null or a non-empty list of strings; "
                 f"got {class_names!r}.")
+    return None
+
+
+def _problem_optional(size, channels, crop_fraction, channel_order, antialias):
+    """The first thing wrong with the optional fields (after `_problem`), or None."""
+    if crop_fraction is not None:
+        if not _is_number(crop_fraction) or not 0 < crop_fraction <= 1:
+            return (f"`crop_fraction` must be null or a number in (0, 1]; "
+                    f"got {crop_fraction!r}.")
+        if size[0] != size[1]:
+            return (f"`crop_fraction` needs a square `image_size`; got image_size="
+                    f"{list(size)!r}.")
+    if channel_order not in CHANNEL_ORDERS:
+        return f"`channel_order` must be one of {CHANNEL_ORDERS}; got {channel_order!r}."
+    if channel_order != "RGB" and channels != 3:
+        return f"`channel_order`={channel_order!r} needs 3 channels; got channels={channels}."
+    if not isinstance(antialias, bool):
+        return f"`antialias` must be true or false; got {antialias!r}."
     return None
 
 

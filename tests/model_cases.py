@@ -52,7 +52,7 @@ VARIANTS = [
      {"input_shape": input_shape("googlenet", _AUX_SIZE), "num_classes": 10,
       "aux_logits": True}, [(10,)] * 3),
     ("googlenet_torchvision", "googlenet",
-     {**SMALL["googlenet"][0], "batch_norm": True, "branch3_kernel_size": 3},
+     {**SMALL["googlenet"][0], "form": "torchvision"},
      [SMALL["googlenet"][1]]),
     ("resnet50_v1", "resnet50", {**SMALL["resnet50"][0], "stride_in_1x1": True},
      [SMALL["resnet50"][1]]),

@@ -79,6 +79,11 @@ def test_files_of_earlier_versions_still_load(text, expected, tmp_path):
     ("std", [1, 0, 1], "`std` must be a list of 3 numbers > 0"),
     ("class_names", [], "`class_names` must be null or a non-empty list"),
     ("class_names", ["a", 1], "`class_names` must be null or a non-empty list"),
+    ("crop_fraction", 0, "`crop_fraction` must be null or a number in (0, 1]"),
+    ("crop_fraction", 1.5, "`crop_fraction` must be null or a number in (0, 1]"),
+    ("crop_fraction", "0.875", "`crop_fraction` must be null or a number in (0, 1]"),
+    ("channel_order", "bgr", "`channel_order` must be one of ('RGB', 'BGR')"),
+    ("antialias", 1, "`antialias` must be true or false"),
 ])
 def test_bad_field_names_the_field(field, value, words):
     with pytest.raises(ValueError) as e:
@@ -86,6 +91,26 @@ def test_bad_field_names_the_field(field, value, words):
     assert str(e.value).startswith("preprocessing: ") and words in str(e.value)
     with pytest.raises(ValueError, match=r"^Preprocessing: `"):
         Preprocessing(**dict(GOOD, **{field: value}))
+
+
+def test_crop_channel_order_and_antialias_round_trip(tmp_path):
+    # torchvision's evaluation (resize 256, crop 224) and keras.applications' caffe VGG.
+    data = dict(GOOD, image_size=[224, 224], scale=1.0, mean=[103.939, 116.779, 123.68],
+                std=[1, 1, 1], crop_fraction=0.875, channel_order="BGR", antialias=True)
+    prep = Preprocessing.from_dict(data)
+    assert prep.resize_size == 256 and Preprocessing(image_size=(224, 224), channels=3,
+                                                     crop_fraction=224 / 232).resize_size == 232
+    prep.save(tmp_path)
+    assert json.loads((tmp_path / FILENAME).read_text()) == dict(data, std=[1.0] * 3)
+    assert Preprocessing.load(tmp_path) == prep
+    # The optional keys are written only where they differ from what files without them
+    # mean, so files of the old schema are written as before.
+    assert Preprocessing.from_dict(GOOD).to_dict() == GOOD
+    with pytest.raises(ValueError, match=r"`crop_fraction` needs a square `image_size`; got "
+                                         r"image_size=\[224, 200\]"):
+        Preprocessing.from_dict(dict(data, image_size=[224, 200]))
+    with pytest.raises(ValueError, match="`channel_order`='BGR' needs 3 channels"):
+        Preprocessing(image_size=(8, 8), channels=1, channel_order="BGR")
 
 
 def test_missing_and_unknown_keys():

@@ -214,6 +214,9 @@ LAYER_RULES = [
       L.GlobalAveragePooling1D, L.GlobalMaxPooling1D, L.GlobalAveragePooling3D,
       L.GlobalMaxPooling3D, L.ZeroPadding1D, L.ZeroPadding3D, L.Cropping1D, L.Cropping3D,
       L.UpSampling1D, L.UpSampling3D), _not_spatial),
+    # Windows of different sizes (torchvision GoogLeNet's aux heads): no single field.
+    (tuple(getattr(L, n) for n in ("AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D")
+           if hasattr(L, n)), _not_spatial),
 ]
 
 # kcnn layers, matched by class name so that analysis imports no layer module it
@@ -222,6 +225,8 @@ KCNN_RULES = {
     "LocallyConnected2D": _locally_connected,
     # Normalization across neighbouring channels at one position (AlexNet).
     "LocalResponseNormalization": _pointwise,
+    # A fixed per-channel affine map (torchvision GoogLeNet's transform_input).
+    "ChannelAffine": _pointwise,
 }
 
 

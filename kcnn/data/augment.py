@@ -80,7 +80,7 @@ def scale_jitter_crop(image, size, seed, short_side):
     return random_flip(image, s3)
 
 
-def augment(image, size, seed, mode):
+def augment(image, size, seed, mode, evaluation_resize=None):
     """Applies augmentation `mode` to a uint8 image; returns float32 (size, C) in [0, 255]-scale.
 
     Args:
@@ -96,6 +96,10 @@ def augment(image, size, seed, mode):
             "alexnet": shorter side to 256/224 of the crop size, random crops, flips,
             PCA colour noise σ = 0.1 (Krizhevsky et al.);
             "vgg": scale jittering S in [256, 512]/224 of the crop size, random crops, flips.
+        evaluation_resize: callable or None. The evaluation resize of the modes that
+            start with it ("none", "flip", "shift", "cifar"): image → float32 (size, C),
+            e.g. the contract's resize and center crop (`kcnn.data.preprocessing.resize`).
+            Defaults to None (a bilinear resize to `size`).
     """
     if mode not in AUGMENTATIONS:
         raise ValueError(f"`augment` must be one of {', '.join(map(repr, AUGMENTATIONS))}; "
@@ -111,7 +115,10 @@ def augment(image, size, seed, mode):
         if mode == "alexnet" and image.shape[-1] == 3:
             image = pca_color_noise(image, s2)
         return image
-    image = tf.image.resize(image, size, method="bilinear")  # the evaluation path
+    if evaluation_resize is None:
+        image = tf.image.resize(image, size, method="bilinear")  # the evaluation path
+    else:
+        image = evaluation_resize(image)
     if mode == "flip":
         return random_flip(image, s1)
     if mode == "cifar":

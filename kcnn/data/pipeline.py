@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from kcnn.data.augment import augment as _augment
-from kcnn.data.preprocessing import eval_transform, normalize
+from kcnn.data.preprocessing import eval_transform, normalize_pixels, resize
 from kcnn.data.sources import _decode
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -79,8 +79,9 @@ def train_batches(source, prep, *, global_batch_size, seed, epoch, start_step=0,
     def transform(pair, position):
         image, label = pair
         element_seed = tf.random.experimental.stateless_fold_in(base, position)
-        image = _augment(image, prep.image_size, element_seed, augment)
-        image = normalize(image * prep.scale, prep)
+        image = _augment(image, prep.image_size, element_seed, augment,
+                         evaluation_resize=lambda im: resize(im, prep))
+        image = normalize_pixels(image, prep)
         return image, label
 
     ds = ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)

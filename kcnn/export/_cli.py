@@ -1,4 +1,6 @@
-"""`kcnn export SOURCE BASE_DIR`: a trained model as a TF Serving SavedModel version."""
+"""`kcnn export SOURCE BASE_DIR`: a trained model as a TF Serving SavedModel version;
+`kcnn export --model NAME --weights SOURCE BASE_DIR`: a pretrained one, at its weights'
+preprocessing (with ImageNet's class names)."""
 
 import os
 import sys
@@ -13,11 +15,17 @@ def add_parser(subparsers):
         "export", help="export a trained model as a versioned SavedModel for TF Serving",
         description="Writes BASE_DIR/<version>/ (SavedModel + warm-up requests) "
                     "atomically. See docs/serving.md.")
-    parser.add_argument("source", metavar="RUN_DIR_OR_MODEL_FILE",
+    parser.add_argument("source", metavar="RUN_DIR_OR_MODEL_FILE", nargs="?",
                         help="a training run's folder (model.keras + preprocessing.json) "
-                             "or a .keras file")
+                             "or a .keras file (or --model and --weights instead)")
     parser.add_argument("base_dir", metavar="BASE_DIR",
                         help="the model's base folder, as TF Serving's --model_base_path")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="instead of a run: a registered model with --weights")
+    parser.add_argument("--weights", default=None, metavar="SOURCE_OR_FILE",
+                        help="with --model: 'torchvision', 'keras', 'torchvision:TAG' or a "
+                             "weights file; the preprocessing is the weights' (ImageNet's "
+                             "class names where they classify)")
     parser.add_argument("--version", type=_version, default=None,
                         help="version number, 0 to 2**63-1 (default: one more than the "
                              "highest, or 1)")
@@ -92,21 +100,54 @@ def resolve_source(source, preprocessing=None):
     return model_file, found if os.path.isfile(found) else None
 
 
+def _pretrained(args):
+    """The model and preprocessing of `--model NAME --weights SOURCE`."""
+    from kcnn.models import get_model
+    from kcnn.preprocessing import Preprocessing
+    from kcnn.weights.preprocessing import preprocessing_for_weights
+    from kcnn.weights.pretrained import check_weights
+
+    if args.source is not None:
+        raise ValueError(f"give either a run ({args.source!r}) or --model/--weights, "
+                         "not both.")
+    if args.model is None or args.weights is None:
+        raise ValueError("--model and --weights go together (a model name alone has "
+                         "random weights).")
+    check_weights(args.model, args.weights)
+    if args.preprocessing is not None:
+        if not os.path.isfile(args.preprocessing):
+            raise FileNotFoundError(f"--preprocessing file {args.preprocessing!r} does not "
+                                    "exist.")
+        preprocessing = Preprocessing.load(args.preprocessing)
+    else:
+        preprocessing = preprocessing_for_weights(args.model, args.weights)
+    model = get_model(args.model, weights=args.weights,
+                      input_shape=(*preprocessing.image_size, preprocessing.channels))
+    return model, preprocessing
+
+
 def _run(args):
     from kcnn.export import VerificationError, export_saved_model
     from kcnn.preprocessing import Preprocessing
     from kcnn.saving import load_model
 
     try:
-        model_file, prep_file = resolve_source(args.source, args.preprocessing)
-        preprocessing = Preprocessing.load(prep_file) if prep_file else None
-        try:
-            model = load_model(model_file)
-        except Exception as e:  # noqa: BLE001  (any load failure: say which file)
-            raise ValueError(f"Cannot load model file {model_file!r}: {e}") from e
-        if prep_file is None:
-            print(f"kcnn export: no {PREPROCESSING_FILE} beside {model_file!r}; using the "
-                  "default (model input size, pixels / 255, mean 0, std 1).", file=sys.stderr)
+        if args.model is not None or args.weights is not None:
+            model, preprocessing = _pretrained(args)
+        else:
+            if args.source is None:
+                raise ValueError("give RUN_DIR_OR_MODEL_FILE BASE_DIR, or --model NAME "
+                                 "--weights SOURCE BASE_DIR.")
+            model_file, prep_file = resolve_source(args.source, args.preprocessing)
+            preprocessing = Preprocessing.load(prep_file) if prep_file else None
+            try:
+                model = load_model(model_file)
+            except Exception as e:  # noqa: BLE001  (any load failure: say which file)
+                raise ValueError(f"Cannot load model file {model_file!r}: {e}") from e
+            if prep_file is None:
+                print(f"kcnn export: no {PREPROCESSING_FILE} beside {model_file!r}; using "
+                      "the default (model input size, pixels / 255, mean 0, std 1).",
+                      file=sys.stderr)
         result = export_saved_model(
             model, args.base_dir, version=args.version, preprocessing=preprocessing,
             top_k=args.top_k, model_outputs=args.model_outputs,

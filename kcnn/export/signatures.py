@@ -8,8 +8,9 @@
     input  `images`: float32 [batch, height, width, channels]. Decoded pixel values in
            [0, 255] (finite), any height and width.
 
-Both decode/resize/normalize inside the graph exactly as the preprocessing contract
-(`kcnn.preprocessing.Preprocessing`) says and return `probabilities` float32 [batch,
+Both decode/resize (and center-crop)/normalize inside the graph exactly as the
+preprocessing contract (`kcnn.preprocessing.Preprocessing`) says, with the contract's
+channel order, and return `probabilities` float32 [batch,
 classes], `top_k_scores` float32 [batch, k], `top_k_indices` int32 [batch, k] and, when
 class names are known, `top_k_class_names` string [batch, k].
 """
@@ -17,6 +18,7 @@ class names are known, `top_k_class_names` string [batch, k].
 import tensorflow as tf
 
 from kcnn.data.decode import MAX_PIXELS, decode_image, not_an_image_message
+from kcnn.data.preprocessing import normalize_pixels, resize
 from kcnn.models.heads import outputs_logits
 
 BYTES_SIGNATURE = "serving_default"
@@ -55,15 +57,12 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
     apply_softmax = outputs_logits(model, model_outputs)
     height, width = preprocessing.image_size
     channels = preprocessing.channels
-    scale = tf.constant(preprocessing.scale, tf.float32)
-    mean = tf.constant(preprocessing.mean, tf.float32)
-    std = tf.constant(preprocessing.std, tf.float32)
     names = preprocessing.class_names
     if names is not None:
         names = list(names)
 
     def predict(pixels):  # pixels: float32 [batch, height, width, channels] in [0, 255]
-        x = (pixels * scale - mean) / std
+        x = normalize_pixels(pixels, preprocessing)
         y = tf.cast(model(x, training=False), tf.float32)
         probabilities = tf.nn.softmax(y, axis=-1) if apply_softmax else y
         scores, indices = tf.math.top_k(probabilities, k=k)
@@ -75,8 +74,7 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
 
     def decode(image_bytes):
         image = decode_image(image_bytes, channels, max_pixels=max_pixels, name=BYTES_INPUT)
-        return tf.image.resize(tf.cast(image, tf.float32), (height, width),
-                               method="bilinear")
+        return resize(tf.cast(image, tf.float32), preprocessing)
 
     def from_bytes(image_bytes):
         # The graph knows the input is 1-D, so a rank check would be folded away; the size
@@ -104,7 +102,7 @@ def add_signatures(archive, model, preprocessing, *, top_k=5, model_outputs="aut
             images = tf.debugging.assert_all_finite(
                 images, f"{FLOAT_SIGNATURE}: `{FLOAT_INPUT}` must be finite pixel values in "
                         "[0, 255]; got NaN or inf")
-        return predict(tf.image.resize(images, (height, width), method="bilinear"))
+        return predict(resize(images, preprocessing))
 
     archive.track(model)
     archive.add_endpoint(BYTES_SIGNATURE, from_bytes,

@@ -72,9 +72,18 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
     k = min(top_k, num_classes)
     apply_softmax = outputs_logits(head, model_outputs)
 
-    pixels = sample_images(max(batch_sizes), height, width, channels, seed=0)
-    x = ((pixels.astype(np.float32) * np.float32(preprocessing.scale)
-          - np.float32(preprocessing.mean)) / np.float32(preprocessing.std))
+    # Images at the size the signatures resize to, so that their resize is the identity;
+    # with `crop_fraction`, the center crop is then a slice.
+    size = preprocessing.resize_size
+    pixels = sample_images(max(batch_sizes), size or height, size or width, channels, seed=0)
+    x = pixels.astype(np.float32)
+    if size is not None:
+        top, left = round((size - height) / 2), round((size - width) / 2)
+        x = x[:, top:top + height, left:left + width]
+    if preprocessing.channel_order == "BGR":
+        x = x[..., ::-1]
+    x = ((x * np.float32(preprocessing.scale) - np.float32(preprocessing.mean))
+         / np.float32(preprocessing.std))
     expected = {}
     for b in batch_sizes:
         y = np.asarray(head(x[:b], training=False), dtype=np.float64)

@@ -1,5 +1,6 @@
 """Reusable Keras layers of the classic CNN lineage (Keras 3 API only)."""
 
+from kcnn.layers.affine import ChannelAffine
 from kcnn.layers.auxiliary import AuxiliaryClassifier
 from kcnn.layers.batch_norm import BatchNorm
 from kcnn.layers.conv_block import ConvBlock

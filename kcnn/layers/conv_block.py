@@ -55,6 +55,8 @@ class ConvBlock(keras.layers.Layer):
         use_bias: bool or None. Bias in the convolution; `None` means "only without
             batch norm", as the papers and torchvision do. Defaults to `None`.
         kernel_initializer: initializer for the kernel. Defaults to `"he_normal"`.
+        bn_epsilon: float. The BatchNorm epsilon. Defaults to 1e-5 (PyTorch's default;
+            torchvision's GoogLeNet uses 1e-3).
 
     Example:
     >>> block = kcnn.layers.ConvBlock(64, 3, batch_norm=True)
@@ -64,7 +66,7 @@ class ConvBlock(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="same", groups=1,
                  batch_norm=False, activation="relu", use_bias=None,
-                 kernel_initializer="he_normal", **kwargs):
+                 kernel_initializer="he_normal", bn_epsilon=BN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
@@ -74,6 +76,7 @@ class ConvBlock(keras.layers.Layer):
         self.batch_norm = batch_norm
         self.activation = activation
         self.use_bias = (not batch_norm) if use_bias is None else use_bias
+        self.bn_epsilon = bn_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         if _same_is_explicit(padding, kernel_size, strides):
             conv_padding = "same"  # the same zeros, without a pad op (and its gradient)
@@ -87,7 +90,7 @@ class ConvBlock(keras.layers.Layer):
             groups=groups, use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer, name="conv")
         # BatchNormalization with the closed-form training gradient (same outputs, weights).
-        self.bn = (BatchNorm(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn")
+        self.bn = (BatchNorm(momentum=BN_MOMENTUM, epsilon=bn_epsilon, name="bn")
                    if batch_norm else None)
         self.act = keras.layers.Activation(activation, name="act") if activation else None
 
@@ -130,5 +133,6 @@ class ConvBlock(keras.layers.Layer):
             "activation": self.activation,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bn_epsilon": self.bn_epsilon,
         })
         return config

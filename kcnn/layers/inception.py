@@ -2,7 +2,7 @@
 
 import keras
 
-from kcnn.layers.conv_block import ConvBlock
+from kcnn.layers.conv_block import BN_EPSILON, ConvBlock
 
 
 @keras.saving.register_keras_serializable(package="kcnn")
@@ -25,6 +25,8 @@ class InceptionBlock(keras.layers.Layer):
         branch3_kernel_size: int. k, the kernel of the third branch. Defaults to 5.
         batch_norm: bool. BatchNorm after every convolution, convolutions without
             bias. Defaults to `False` (the paper).
+        bn_epsilon: float. The BatchNorm epsilon. Defaults to 1e-5 (torchvision's
+            GoogLeNet: 1e-3).
 
     Example:
     >>> block = kcnn.layers.InceptionBlock(64, 96, 128, 16, 32, 32)  # inception (3a)
@@ -34,7 +36,7 @@ class InceptionBlock(keras.layers.Layer):
 
     def __init__(self, filters_1x1, filters_3x3_reduce, filters_3x3, filters_5x5_reduce,
                  filters_5x5, filters_pool_proj, branch3_kernel_size=5, batch_norm=False,
-                 **kwargs):
+                 bn_epsilon=BN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.filters_1x1 = filters_1x1
         self.filters_3x3_reduce = filters_3x3_reduce
@@ -44,9 +46,11 @@ class InceptionBlock(keras.layers.Layer):
         self.filters_pool_proj = filters_pool_proj
         self.branch3_kernel_size = branch3_kernel_size
         self.batch_norm = batch_norm
+        self.bn_epsilon = bn_epsilon
 
         def conv(filters, kernel_size, name):
-            return ConvBlock(filters, kernel_size, batch_norm=batch_norm, name=name)
+            return ConvBlock(filters, kernel_size, batch_norm=batch_norm,
+                             bn_epsilon=bn_epsilon, name=name)
 
         self.branch1 = conv(filters_1x1, 1, "branch1_1x1")
         self.branch2_reduce = conv(filters_3x3_reduce, 1, "branch2_reduce")
@@ -92,5 +96,6 @@ class InceptionBlock(keras.layers.Layer):
             "filters_pool_proj": self.filters_pool_proj,
             "branch3_kernel_size": self.branch3_kernel_size,
             "batch_norm": self.batch_norm,
+            "bn_epsilon": self.bn_epsilon,
         })
         return config

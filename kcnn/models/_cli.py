@@ -50,4 +50,5 @@ def _row(info):
             known(info.num_params, "{:,}".format),
             known(info.macs, format_gmacs),
             known(info.default_input_shape, lambda s: "×".join(map(str, s))),
-            ", ".join(info.weights) or "-")
+            # The sources of its published weights (`kcnn weights NAME` lists the files).
+            ",".join(dict.fromkeys(w.split(":")[0] for w in info.weights)) or "-")

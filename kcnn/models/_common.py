@@ -101,6 +101,12 @@ def _check_choice(model, arg, value, choices):
     raise ValueError(message)
 
 
+def _check_weights(model, arg, value):
+    # kcnn.weights sits above the builders; its catalogue imports neither Keras nor NumPy.
+    from kcnn.weights import pretrained
+    return pretrained.check_weights(model, value)
+
+
 # How each argument that several builders share is checked: name → check(model, arg, value).
 ARGUMENTS = {
     "num_classes": _check_num_classes,
@@ -108,11 +114,13 @@ ARGUMENTS = {
     "aux_logits": _check_bool,
     "batch_norm": _check_bool,
     "stride_in_1x1": _check_bool,
+    "transform_input": _check_bool,
     "pooling": lambda m, a, v: _check_choice(m, a, v, POOLING_CHOICES),
     "classifier_activation": lambda m, a, v: _check_activation(m, a, v, optional=True),
     "activation": lambda m, a, v: _check_activation(m, a, v, optional=False),
     "dropout": _check_rate,
     "name": _check_name,
+    "weights": _check_weights,
 }
 
 
@@ -142,7 +150,7 @@ def _check_input_shape(model, value, min_size):
     return shape
 
 
-def check_args(model, *, min_size, choices=None, **arguments):
+def check_args(model, *, min_size, choices=None, optional=(), **arguments):
     """Validates every argument of a builder before it builds a layer.
 
     Args:
@@ -151,6 +159,9 @@ def check_args(model, *, min_size, choices=None, **arguments):
         choices: dict or None. The builder's own arguments that take one of a few values:
             name → tuple of the allowed values (compared by type and value, so `0` is not
             `False`). Defaults to `None`.
+        optional: tuple of str. Arguments checked by `ARGUMENTS` that may also be `None`,
+            meaning "the builder's default for the other arguments" (googlenet's
+            `batch_norm` and `dropout` follow its `form`). Defaults to `()`.
         **arguments: every argument of the builder, by name: each is checked by its entry
             in `ARGUMENTS` or `choices`, and `input_shape` must be `(height, width,
             channels)`, where height and width may be `None` (any size, known when the
@@ -166,6 +177,8 @@ def check_args(model, *, min_size, choices=None, **arguments):
     """
     choices = choices or {}
     for arg, value in arguments.items():
+        if value is None and arg in optional:
+            continue
         if arg in choices:
             _check_choice(model, arg, value, choices[arg])
         elif arg in ARGUMENTS:
@@ -174,6 +187,30 @@ def check_args(model, *, min_size, choices=None, **arguments):
             raise LookupError(f"{model}: no check for its argument `{arg}`: add one to "
                               "ARGUMENTS in kcnn/models/_common.py or pass its `choices`.")
     return _check_input_shape(model, arguments["input_shape"], min_size)
+
+
+def prepare_weights(model, weights, include_top, **arguments):
+    """The weights file of a build and the form arguments it needs, before any layer.
+
+    Builders stay topology only: `kcnn.weights.pretrained` finds (downloads) the file and
+    says which of `arguments` (form arguments as given, `None` for "the default") the
+    weights' network fixes, refusing a contradicting one.
+
+    Returns:
+        `(prepared, arguments)`: `prepared` is None when `weights` is None (and
+        `arguments` are returned as given).
+    """
+    if weights is None:
+        return None, arguments
+    from kcnn.weights import pretrained
+    return pretrained.prepare(model, weights, include_top=include_top, arguments=arguments)
+
+
+def load_weights(model, prepared, include_top, num_classes):
+    """Loads `prepared` (from `prepare_weights`) into the built `model`; returns it."""
+    if prepared is None:
+        return model
+    return prepared.load(model, include_top=include_top, num_classes=num_classes)
 
 
 DENSE_HEAD = "the dense head (include_top=True; include_top=False takes any size)"

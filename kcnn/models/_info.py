@@ -65,8 +65,10 @@ class ModelInfo:
             empty if none.
         reference_accuracy: tuple of `ReferenceAccuracy`, or None. Published figures from
             shared/REFERENCE.md; `None` where it gives none.
-        weights: tuple of str. Tags of the published weights that load into the default
-            build; empty until the weights catalogue lists some.
+        weights: tuple of str. The catalogue's published weights for the model, each as
+            the builder's `weights=` takes it: `"source:TAG"` ("torchvision:IMAGENET1K_V2",
+            "keras:imagenet_notop"); the builder makes the form they need (googlenet's
+            torchvision form). Empty for models without published weights.
 
     Example:
     >>> info = kcnn.models.model_info("resnet50")
@@ -207,7 +209,7 @@ _GOOGLENET = (
         reference_accuracy=(
             _acc("ImageNet", "top-5 error", 10.07, "paper", "1 net, 1 crop"),
             _acc("ImageNet", "top-1 accuracy", 69.8, "torchvision",
-                 "torchvision's variant: batch_norm=True, branch3_kernel_size=3")),
+                 "torchvision's form: form='torchvision'")),
     ),
 )
 
@@ -282,5 +284,18 @@ _FCN = (
     ),
 )
 
-RECORDS = {info.name: info for info in (*_LENET, *_ALEXNET, *_VGG, *_NIN, *_GOOGLENET,
-                                        *_RESNET, *_CIFAR_RESNET, *_FCN)}
+
+
+def _with_weights(records):
+    """Each record with the catalogue's weights for its model, as `weights=` values."""
+    from kcnn.weights import catalogue  # the catalogue reads a JSON file: no Keras, no NumPy
+
+    tags = {}
+    for r in catalogue.list_weights():
+        tags.setdefault(r.model, []).append(f"{r.source}:{r.tag}")
+    return {name: dataclasses.replace(info, weights=tuple(tags.get(name, ())))
+            for name, info in records.items()}
+
+
+RECORDS = _with_weights({info.name: info for info in (
+    *_LENET, *_ALEXNET, *_VGG, *_NIN, *_GOOGLENET, *_RESNET, *_CIFAR_RESNET, *_FCN)})

@@ -4,7 +4,7 @@ import keras
 
 from kcnn.layers import ConvBlock, LocalResponseNormalization
 from kcnn.models._common import (check_args, check_dense_head, check_fixed_size, classifier,
-                                 global_pool)
+                                 global_pool, load_weights, prepare_weights)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -23,7 +23,7 @@ def _head(model, x, *, input_shape, include_top, pooling, num_classes, classifie
 
 @register_model
 def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, pooling=None,
-            classifier_activation=None, dropout=0.5, name="alexnet"):
+            classifier_activation=None, dropout=0.5, weights=None, name="alexnet"):
     """AlexNet, single tower, as torchvision. 61,100,840 parameters with the 1000-class head.
 
     conv 64@11×11/4 (pad 2) → pool → conv 192@5×5 → pool → conv 384, 256, 256 @3×3
@@ -40,6 +40,10 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
         classifier_activation: activation of the output layer; `None` gives logits.
         dropout: float. Dropout rate before the hidden dense layers. Defaults to 0.5.
+        weights: None, "torchvision" (or "torchvision:TAG") or the path of a weights
+            file: see `kcnn.weights.pretrained` (`include_top=False` loads the body,
+            another `num_classes` the body and a fresh head; the dense head's weights
+            need 224×224). Defaults to `None`.
         name: str. Model name. Defaults to `"alexnet"`.
 
     Returns:
@@ -48,9 +52,11 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
     input_shape = check_args(
         "alexnet", min_size=model_info("alexnet").min_input_size, input_shape=input_shape,
         num_classes=num_classes, include_top=include_top, pooling=pooling,
-        classifier_activation=classifier_activation, dropout=dropout, name=name)
+        classifier_activation=classifier_activation, dropout=dropout, weights=weights,
+        name=name)
     if include_top:
         check_fixed_size("alexnet", input_shape)
+    pretrained, _ = prepare_weights("alexnet", weights, include_top)
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(64, 11, strides=4, padding=2, name="conv1")(inputs)      # 55×55×64
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)            # 27×27×64
@@ -63,7 +69,8 @@ def alexnet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True, po
     x = _head("alexnet", x, input_shape=input_shape, include_top=include_top,
               pooling=pooling, num_classes=num_classes,
               classifier_activation=classifier_activation, dropout=dropout)
-    return keras.Model(inputs, x, name=name)
+    return load_weights(keras.Model(inputs, x, name=name), pretrained, include_top,
+                        num_classes)
 
 
 @register_model

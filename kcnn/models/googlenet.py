@@ -2,9 +2,10 @@
 
 import keras
 
-from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
+from kcnn.layers import (AuxiliaryClassifier, ChannelAffine, ConvBlock, InceptionBlock,
                          LocalResponseNormalization)
-from kcnn.models._common import check_args, check_fixed_size, classifier, global_pool
+from kcnn.models._common import (check_args, check_fixed_size, classifier, global_pool,
+                                 load_weights, prepare_weights)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -24,10 +25,57 @@ _POOL_AFTER = ("3b", "4e")   # 3×3/2 max pools between the stages
 _AUX_AFTER = {"4a": "aux1", "4d": "aux2"}
 
 
+# torchvision's transform_input: ImageNet-normalized input -> (x - 0.5) / 0.5 per channel.
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+TORCHVISION_BN_EPSILON = 1e-3
+FORMS = ("paper", "torchvision")
+
+
+def _form_args(form, batch_norm, branch3_kernel_size, dropout, transform_input):
+    """The arguments `form` implies (None: the paper's); ValueError for a contradicting one."""
+    if form in (None, "paper"):
+        if transform_input:
+            raise ValueError("googlenet: `transform_input=True` is torchvision's; it needs "
+                             "form='torchvision'; got form='paper'.")
+        return (False if batch_norm is None else batch_norm,
+                5 if branch3_kernel_size is None else branch3_kernel_size,
+                0.4 if dropout is None else dropout)
+    for arg, value, want in (("batch_norm", batch_norm, True),
+                             ("branch3_kernel_size", branch3_kernel_size, 3)):
+        if value is not None and value != want:
+            raise ValueError(f"googlenet: form='torchvision' has {arg}={want!r}; got "
+                             f"{arg}={value!r} (leave it out, or use form='paper').")
+    return True, 3, 0.2 if dropout is None else dropout
+
+
+def _max_pool(x, size, form, name):
+    """The stride-2 max pools: "same" in the paper form, PyTorch's `ceil_mode=True` in
+    torchvision's (`pool_size` 3, and 2 after (4e))."""
+    if form == "paper":
+        return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+    # ceil_mode = one more (zero) row and column at the end, then a floor-mode pool; the
+    # inputs come from a ReLU, so zeros never win over the -inf PyTorch pads with.
+    x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
+    return keras.layers.MaxPooling2D(size, strides=2, name=name)(x)
+
+
+def is_torchvision_form(model):
+    """True for a model built by `googlenet(form="torchvision")` (what torchvision's
+    weights need: its pools and BatchNorm epsilon)."""
+    names = {layer.name for layer in model.layers}
+    if not {"conv1", "pool1_pad", "pool_4e"} <= names:
+        return False
+    bn = getattr(model.get_layer("conv1"), "bn", None)
+    return (bn is not None and bn.epsilon == TORCHVISION_BN_EPSILON
+            and tuple(model.get_layer("pool_4e").pool_size) == (2, 2))
+
+
 @register_model
 def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
               pooling=None, classifier_activation=None, aux_logits=False,
-              batch_norm=False, branch3_kernel_size=5, dropout=0.4, name="googlenet"):
+              form=None, batch_norm=None, branch3_kernel_size=None, dropout=None,
+              transform_input=None, weights=None, name="googlenet"):
     """GoogLeNet (Szegedy et al., 2015). 6,998,552 parameters as in the paper, no aux heads.
 
     Stem (7×7/2 conv, pool, LRN, 1×1 and 3×3 convs, LRN, pool), inception (3a)–(5b)
@@ -35,11 +83,16 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     dropout 0.4, dense `num_classes`.
 
     Defaults follow the paper: a 5×5 third branch, convolution biases, LRN, no BN.
-    torchvision's `googlenet` is `googlenet(batch_norm=True, branch3_kernel_size=3,
-    dropout=0.2)`: 6,624,904 parameters (3×3 in the "5×5" branch is a known bug kept
-    for weight compatibility; BN replaces LRN and the biases). Parameter counts:
-    6,998,552 (paper), 7,005,832 (paper with BN), 6,624,904 (torchvision); the two
-    auxiliary heads add 6,379,728 (paper) or 6,379,984 (with BN).
+    `form="torchvision"` is torchvision's `googlenet` exactly (its weights give its
+    outputs): 6,624,904 parameters, 13,004,888 with the auxiliary heads. It differs
+    from the paper form in: BatchNorm (epsilon 1e-3) after every convolution instead of
+    biases and LRN; a 3×3 in the "5×5" branch (a known bug kept for weight
+    compatibility); stride-2 max pools with PyTorch's `ceil_mode=True` and no padding,
+    2×2 (not 3×3) after (4e); auxiliary heads that pool adaptively to 4×4 (not 5×5/3);
+    dropout 0.2; optionally `transform_input`. Parameter counts: 6,998,552 (paper),
+    7,005,832 (paper with BN), 6,624,904 (torchvision, or `batch_norm=True,
+    branch3_kernel_size=3` in the paper form); the two auxiliary heads add 6,379,728
+    (paper) or 6,379,984 (with BN).
 
     Args:
         input_shape: tuple of 3 ints. At least 32×32, or 65×65 with `aux_logits`.
@@ -51,10 +104,22 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         classifier_activation: activation of the output layers; `None` gives logits.
         aux_logits: bool. Add the auxiliary classifiers after (4a) and (4d) as extra
             outputs named "aux1" and "aux2" (training only). Defaults to `False`.
+        form: "paper" or "torchvision". Defaults to `None`: "paper", or "torchvision"
+            with `weights="torchvision"`.
         batch_norm: bool. BatchNorm after every convolution instead of biases and LRN.
-            Defaults to `False`.
-        branch3_kernel_size: 5 (paper) or 3 (torchvision). Defaults to 5.
-        dropout: float. Dropout before the last layer. Defaults to 0.4.
+            Defaults to `False` (paper form); must be `True` or left out with
+            `form="torchvision"`.
+        branch3_kernel_size: 5 (paper) or 3 (torchvision). Defaults to the form's.
+        dropout: float. Dropout before the last layer. Defaults to 0.4 (paper form) or
+            0.2 (torchvision form).
+        transform_input: bool. torchvision form only: first map ImageNet-normalized
+            images to the (x - 0.5) / 0.5 normalization the original weights expect,
+            as torchvision's pretrained googlenet does. Defaults to `None`: `False`, or
+            `True` with torchvision's weights (as torchvision).
+        weights: None, "torchvision" (or "torchvision:TAG") or the path of a weights
+            file: see `kcnn.weights.pretrained`. Builds torchvision's form
+            (`form="torchvision", transform_input=True`); a contradicting argument is
+            a ValueError. Defaults to `None`.
         name: str. Model name. Defaults to `"googlenet"`.
 
     Returns:
@@ -65,39 +130,54 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
     input_shape = check_args(
         "googlenet",  # aux_logits is checked before input_shape, whose minimum it sets
         min_size=info.min_input_size_aux if aux_logits is True else info.min_input_size,
-        choices={"branch3_kernel_size": (5, 3)}, input_shape=input_shape,
+        choices={"form": (None, *FORMS), "branch3_kernel_size": (None, 5, 3)},
+        optional=("batch_norm", "dropout", "transform_input"), input_shape=input_shape,
         num_classes=num_classes, include_top=include_top, pooling=pooling,
-        classifier_activation=classifier_activation, aux_logits=aux_logits,
+        classifier_activation=classifier_activation, aux_logits=aux_logits, form=form,
         batch_norm=batch_norm, branch3_kernel_size=branch3_kernel_size, dropout=dropout,
-        name=name)
+        transform_input=transform_input, weights=weights, name=name)
+    pretrained, given = prepare_weights(
+        "googlenet", weights, include_top, form=form, batch_norm=batch_norm,
+        branch3_kernel_size=branch3_kernel_size, transform_input=transform_input)
+    form, batch_norm, branch3_kernel_size, transform_input = (
+        given[k] for k in ("form", "batch_norm", "branch3_kernel_size", "transform_input"))
+    form, transform_input = form or "paper", bool(transform_input)
+    batch_norm, branch3_kernel_size, dropout = _form_args(
+        form, batch_norm, branch3_kernel_size, dropout, transform_input)
     if aux_logits and not include_top:
         raise ValueError("googlenet: `aux_logits=True` needs `include_top=True`.")
     if aux_logits:
         check_fixed_size("googlenet", input_shape,
                          "the auxiliary heads' dense layers (aux_logits=True)")
+    tv = form == "torchvision"
+    bn = {"bn_epsilon": TORCHVISION_BN_EPSILON} if tv else {}
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=batch_norm, name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)  # 56×56×64
+    x = inputs
+    if transform_input:
+        x = ChannelAffine([s / 0.5 for s in _IMAGENET_STD],
+                          [(m - 0.5) / 0.5 for m in _IMAGENET_MEAN], name="transform_input")(x)
+    x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=batch_norm, **bn, name="conv1")(x)
+    x = _max_pool(x, 3, form, "pool1")                                           # 56×56×64
     if not batch_norm:
         x = LocalResponseNormalization(name="lrn1")(x)
-    x = ConvBlock(64, 1, batch_norm=batch_norm, name="conv2_reduce")(x)
-    x = ConvBlock(192, 3, batch_norm=batch_norm, name="conv2")(x)                 # 56×56×192
+    x = ConvBlock(64, 1, batch_norm=batch_norm, **bn, name="conv2_reduce")(x)
+    x = ConvBlock(192, 3, batch_norm=batch_norm, **bn, name="conv2")(x)          # 56×56×192
     if not batch_norm:
         x = LocalResponseNormalization(name="lrn2")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)  # 28×28×192
+    x = _max_pool(x, 3, form, "pool2")                                           # 28×28×192
 
     aux_outputs = []
     for stage, filters in _INCEPTION.items():   # 28×28×480 after 3b, 14×14×832 after 4e
         x = InceptionBlock(*filters, branch3_kernel_size=branch3_kernel_size,
-                           batch_norm=batch_norm, name=f"inception_{stage}")(x)
+                           batch_norm=batch_norm, **bn, name=f"inception_{stage}")(x)
         if aux_logits and stage in _AUX_AFTER:
             aux_outputs.append(AuxiliaryClassifier(
-                num_classes, batch_norm=batch_norm,
-                classifier_activation=classifier_activation, name=_AUX_AFTER[stage])(x))
+                num_classes, batch_norm=batch_norm, adaptive_pool=4 if tv else None,
+                classifier_activation=classifier_activation, **bn,
+                name=_AUX_AFTER[stage])(x))
         if stage in _POOL_AFTER:
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same",
-                                          name=f"pool_{stage}")(x)
+            x = _max_pool(x, 2 if tv and stage == "4e" else 3, form, f"pool_{stage}")
     # 7×7×1024
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
@@ -105,7 +185,8 @@ def googlenet(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
         x = classifier("googlenet", x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
-    return keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+    model = keras.Model(inputs, [x, *aux_outputs] if aux_outputs else x, name=name)
+    return load_weights(model, pretrained, include_top, num_classes)
 
 
 # Feature stages: the stem's stride-2 and stride-4 maps (conv2 before its LRN), then the

@@ -4,7 +4,8 @@ import keras
 
 from kcnn.layers import ConvBlock, ResidualBlock
 from kcnn.layers.residual import SHORTCUTS
-from kcnn.models._common import check_args, classifier, global_pool
+from kcnn.models._common import (check_args, classifier, global_pool, load_weights,
+                                 prepare_weights)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -27,12 +28,16 @@ def _head(model, x, include_top, pooling, num_classes, classifier_activation):
 
 
 def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
-            classifier_activation, stride_in_1x1, name):
+            classifier_activation, stride_in_1x1, weights, name):
     model = f"resnet{depth}"
     input_shape = check_args(
         model, min_size=model_info(model).min_input_size, input_shape=input_shape,
         num_classes=num_classes, include_top=include_top, pooling=pooling,
-        classifier_activation=classifier_activation, stride_in_1x1=stride_in_1x1, name=name)
+        classifier_activation=classifier_activation, stride_in_1x1=stride_in_1x1,
+        weights=weights, name=name)
+    pretrained, form = prepare_weights(model, weights, include_top,
+                                       stride_in_1x1=stride_in_1x1)
+    stride_in_1x1 = form["stride_in_1x1"]
     kind, blocks = _STAGES[depth]
     inputs = keras.Input(shape=input_shape, name="image")
     x = ConvBlock(64, 7, strides=2, padding=3, batch_norm=True, name="stem_conv")(inputs)
@@ -46,7 +51,8 @@ def _resnet(depth, *, input_shape, num_classes, include_top, pooling,
                               name=f"stage{stage}_block{block}")(x)
         # 56×56, 28×28, 14×14, 7×7 (×4 channels for bottlenecks)
     x = _head(model, x, include_top, pooling, num_classes, classifier_activation)
-    return keras.Model(inputs, x, name=name)
+    return load_weights(keras.Model(inputs, x, name=name), pretrained, include_top,
+                        num_classes)
 
 
 def _cifar_resnet(depth, *, plain, input_shape, num_classes, include_top, pooling,
@@ -74,11 +80,11 @@ def _register_imagenet(depth):
 
     def builder(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
                 pooling=None, classifier_activation=None, stride_in_1x1=False,
-                name=model_name):
+                weights=None, name=model_name):
         return _resnet(depth, input_shape=input_shape, num_classes=num_classes,
                        include_top=include_top, pooling=pooling,
                        classifier_activation=classifier_activation,
-                       stride_in_1x1=stride_in_1x1, name=name)
+                       stride_in_1x1=stride_in_1x1, weights=weights, name=name)
 
     kind, blocks = _STAGES[depth]
     params = model_info(model_name).num_params
@@ -98,7 +104,11 @@ def _register_imagenet(depth):
         include_top: bool. Include global pooling and the dense layer. Defaults to `True`.
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
         classifier_activation: activation of the output layer; `None` gives logits.
-        stride_in_1x1: bool. ResNet v1 stride placement (bottlenecks only).
+        stride_in_1x1: bool. ResNet v1 stride placement (bottlenecks only); torchvision's
+            weights need `False`.
+        weights: None, "torchvision" (or "torchvision:TAG") or the path of a weights
+            file: see `kcnn.weights.pretrained` (`include_top=False` loads the body,
+            another `num_classes` the body and a fresh head). Defaults to `None`.
         name: str. Model name. Defaults to `"{model_name}"`.
 
     Returns:

@@ -4,7 +4,7 @@ import keras
 
 from kcnn.layers import ConvBlock
 from kcnn.models._common import (check_args, check_dense_head, check_fixed_size, classifier,
-                                 global_pool)
+                                 global_pool, load_weights, prepare_weights)
 from kcnn.models._registry import model_info, register_model
 from kcnn.models.features import register_features
 
@@ -19,14 +19,16 @@ _CONFIG_LETTER = {11: "A", 13: "B", 16: "D", 19: "E"}
 
 
 def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_activation,
-         dropout, name, batch_norm):
+         dropout, weights, name, batch_norm):
     model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
     input_shape = check_args(
         model_name, min_size=model_info(model_name).min_input_size, input_shape=input_shape,
         num_classes=num_classes, include_top=include_top, pooling=pooling,
-        classifier_activation=classifier_activation, dropout=dropout, name=name)
+        classifier_activation=classifier_activation, dropout=dropout, weights=weights,
+        name=name)
     if include_top:
         check_fixed_size(model_name, input_shape)
+    pretrained, _ = prepare_weights(model_name, weights, include_top)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for b, filters in enumerate(_BLOCKS[depth], start=1):   # 224 → 112 → 56 → 28 → 14 → 7
@@ -44,7 +46,8 @@ def _vgg(depth, *, input_shape, num_classes, include_top, pooling, classifier_ac
         x = classifier(model_name, x, num_classes, classifier_activation)
     else:
         x = global_pool(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    return load_weights(keras.Model(inputs, x, name=name), pretrained, include_top,
+                        num_classes)
 
 
 _DOC = """VGG-{depth}{bn} (Simonyan & Zisserman, 2015). {params} parameters with the 1000-class head.
@@ -62,6 +65,10 @@ _DOC = """VGG-{depth}{bn} (Simonyan & Zisserman, 2015). {params} parameters with
         pooling: None, "avg" or "max". Global pooling when `include_top=False`.
         classifier_activation: activation of the output layer; `None` gives logits.
         dropout: float. Dropout rate after the hidden dense layers. Defaults to 0.5.
+        weights: None, {sources} or the path of a weights file: see
+            `kcnn.weights.pretrained` (`include_top=False` loads the body, another
+            `num_classes` the body and a fresh head; the dense head's weights need
+            224×224). Defaults to `None`.
         name: str. Model name.
 
     Returns:
@@ -75,17 +82,21 @@ def _register(depth, batch_norm):
     model_name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
 
     def builder(*, input_shape=(224, 224, 3), num_classes=1000, include_top=True,
-                pooling=None, classifier_activation=None, dropout=0.5, name=model_name):
+                pooling=None, classifier_activation=None, dropout=0.5, weights=None,
+                name=model_name):
         return _vgg(depth, input_shape=input_shape, num_classes=num_classes,
                     include_top=include_top, pooling=pooling,
                     classifier_activation=classifier_activation, dropout=dropout,
-                    name=name, batch_norm=batch_norm)
+                    weights=weights, name=name, batch_norm=batch_norm)
 
     builder.__name__ = builder.__qualname__ = model_name
     builder.__doc__ = _DOC.format(depth=depth, bn="-BN" if batch_norm else "",
                                   params=f"{model_info(model_name).num_params:,}",
                                   config=_CONFIG_LETTER[depth],
-                                  bn_note=_BN_NOTE if batch_norm else "")
+                                  bn_note=_BN_NOTE if batch_norm else "",
+                                  sources=('"torchvision" ("torchvision:TAG")'
+                                           if batch_norm or depth in (11, 13) else
+                                           '"torchvision", "keras" ("source:TAG")'))
     return register_model(builder)
 
 

@@ -30,6 +30,15 @@ class TrainConfig:
     Args:
         model: str. A name from `kcnn.models.list_models()`.
         model_kwargs: dict. Extra builder arguments (`batch_norm`, `aux_logits`, ...).
+        weights: str or None. Start from published weights: a source ("torchvision",
+            "keras", "torchvision:TAG") or a weights file's path, as the builders'
+            `weights=` (fine-tuning: the body is loaded, the head is new for the
+            dataset's classes). The preprocessing (scale, mean, std, crop, channel
+            order) is then the weights' (`mean`/`std` must be None or equal to it), and
+            `image_size` defaults to the weights' crop. None: random initialization.
+        freeze_body: bool. With `weights`: train only the new head (the layers named
+            "predictions", and googlenet's "aux1"/"aux2"); the body's weights and
+            BatchNorm statistics stay as loaded. Defaults to False (the body trains too).
         dataset: str. `"digits"` (offline), a TFDS name, or `"folder:PATH"`.
         data_dir: str or None. TFDS data folder.
         train_split, eval_split: str. Splits to train on and to report on.
@@ -76,6 +85,8 @@ class TrainConfig:
 
     model: str = "lenet5"
     model_kwargs: dict = dataclasses.field(default_factory=dict)
+    weights: typing.Optional[str] = None
+    freeze_body: bool = False
     dataset: str = "digits"
     data_dir: typing.Optional[str] = None
     train_split: str = "train"
@@ -152,6 +163,12 @@ class TrainConfig:
                 bad(name, "a non-empty string")
         if not isinstance(self.model_kwargs, dict):
             bad("model_kwargs", "a dict")
+        if self.weights is not None and (not isinstance(self.weights, str) or not self.weights):
+            bad("weights", "None, a weights source ('torchvision', 'keras') or a file's path")
+        if not isinstance(self.freeze_body, bool):
+            bad("freeze_body", "true or false")
+        if self.freeze_body and self.weights is None:
+            bad("freeze_body", "false without `weights` (a random body is not worth keeping)")
         if self.image_size is not None:
             s = self.image_size
             if (not isinstance(s, (list, tuple)) or len(s) != 2

@@ -11,7 +11,7 @@ A recipe is a paper's `TrainConfig` and one call:
         recipe_main(CONFIG, sys.argv[1:], description=__doc__)
 
 `--dataset`, `--data-dir`, `--epochs`, `--batch-size`, `--output`, `--strategy`, `--seed`,
-`--set FIELD=VALUE` (any field, repeatable) and `--smoke` (a tiny run that checks the
+`--weights`, `--set FIELD=VALUE` (any field, repeatable) and `--smoke` (a tiny run that checks the
 whole path) then work on it.
 """
 
@@ -27,7 +27,7 @@ SMOKE = {"epochs": 1, "max_steps_per_epoch": 2, "max_eval_steps": 1, "global_bat
          "validate": False, "verbose": 2}
 # Options → the TrainConfig fields they set (argparse `dest` is the field's name).
 _FIELDS = ("dataset", "data_dir", "epochs", "global_batch_size", "output_dir", "strategy",
-           "seed", "model")
+           "seed", "model", "weights")
 
 
 def add_arguments(parser):
@@ -40,6 +40,11 @@ def add_arguments(parser):
     parser.add_argument("--output", dest="output_dir", help="output folder")
     parser.add_argument("--strategy", choices=("auto", "mirrored", "multi_worker", "one_device"))
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--weights", metavar="SOURCE_OR_FILE",
+                        help="start from published weights ('torchvision', 'keras', "
+                             "'torchvision:TAG') or a weights file: a new head for the "
+                             "dataset's classes, at the weights' preprocessing; the body "
+                             "trains too unless --set freeze_body=true")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any TrainConfig field (JSON values), repeatable")
     parser.add_argument("--smoke", action="store_true",

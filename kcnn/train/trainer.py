@@ -30,6 +30,8 @@ from kcnn.train.lock import RunLock
 from kcnn.train.schedules import PaperSchedule
 from kcnn.train.step import evaluate, make_optimizer, make_predict, make_train_step
 
+# The layers `freeze_body` leaves trainable: the classifier, and GoogLeNet's aux heads.
+HEAD_LAYERS = ("predictions", "aux1", "aux2")
 _SCALAR_META = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
 ).SerializeToString()
@@ -107,6 +109,8 @@ def _default_input_shape(config):
 
 def _resolve(config, train_source):
     """Fills in image_size, channels, mean and std; returns (config, Preprocessing)."""
+    if config.weights is not None:
+        return _resolve_pretrained(config, train_source)
     height, width, channels = _default_input_shape(config)
     image_size = [height, width]
     mean, std = config.mean, config.std
@@ -120,6 +124,29 @@ def _resolve(config, train_source):
     prep = Preprocessing(image_size=tuple(image_size), channels=channels, scale=config.scale,
                          mean=tuple(mean), std=tuple(std),
                          class_names=train_source.class_names)
+    return config, prep
+
+
+def _resolve_pretrained(config, train_source):
+    """`_resolve` for a run from published weights: their preprocessing, the dataset's
+    class names, `image_size` the weights' crop unless set."""
+    from kcnn.weights.preprocessing import preprocessing_for_weights
+
+    weights = preprocessing_for_weights(
+        config.model, config.weights, include_top=config.model_kwargs.get("include_top", True),
+        class_names=False)
+    for name in ("mean", "std"):
+        given = getattr(config, name)
+        if given is not None and [round(v, 6) for v in given] != [
+                round(v, 6) for v in getattr(weights, name)]:
+            raise ValueError(
+                f"TrainConfig: `{name}`={given} but the weights {config.weights!r} were "
+                f"trained with {name}={list(getattr(weights, name))}; leave `{name}` unset.")
+    image_size = list(config.image_size or weights.image_size)
+    config = config.replace(image_size=image_size, channels=3, scale=weights.scale,
+                            mean=list(weights.mean), std=list(weights.std))
+    prep = dataclasses.replace(weights, image_size=tuple(image_size),
+                               class_names=train_source.class_names)
     return config, prep
 
 
@@ -238,8 +265,13 @@ class _Run:
         self.schedule = PaperSchedule.from_train_config(
             config, steps_per_epoch=self.steps, total_steps=self.total_steps)
         with self.strategy.scope():
+            weights = {} if config.weights is None else {"weights": config.weights}
             self.model = get_model(config.model, input_shape=(*prep.image_size, prep.channels),
-                                   num_classes=self.num_classes, **config.model_kwargs)
+                                   num_classes=self.num_classes, **weights,
+                                   **config.model_kwargs)
+            if config.freeze_body:
+                for layer in self.model.layers:
+                    layer.trainable = layer.name in HEAD_LAYERS
             self.batch_norms = [layer for layer in self.model._flatten_layers()
                                 if isinstance(layer, keras.layers.BatchNormalization)]
             for layer in self.batch_norms:

@@ -50,7 +50,7 @@ def assert_folds(model, input_shape, batch=3):
 @pytest.mark.parametrize("name, kwargs, input_shape", [
     ("resnet20", {}, (32, 32, 3)),
     ("resnet20", {"shortcut": "projection"}, (32, 32, 3)),
-    ("googlenet", {"batch_norm": True, "branch3_kernel_size": 3, "input_shape": (64, 64, 3),
+    ("googlenet", {"form": "torchvision", "input_shape": (64, 64, 3),
                    "num_classes": 10}, (64, 64, 3)),
     ("vgg11_bn", {"input_shape": (32, 32, 3), "include_top": False, "pooling": "avg"},
      (32, 32, 3)),

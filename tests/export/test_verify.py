@@ -51,18 +51,37 @@ def _trained_like(model, seed=0):
     return changed
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_fresh_process_outputs_equal_keras(name, tmp_path):
-    kwargs, preprocessing = CASES[name]
+def _case_model(name):
+    """The case's model, with trained-looking BatchNorm (and how many weights that set)."""
+    kwargs, _ = CASES[name]
     keras.utils.set_random_seed(0)
     model = kcnn.models.get_model(name, **kwargs)
-    bn_weights = _trained_like(model)
+    return model, _trained_like(model)
+
+
+def _export(name, base_dir):
+    model, bn_weights = _case_model(name)
+    return model, bn_weights, export_saved_model(model, base_dir,
+                                                 preprocessing=CASES[name][1])
+
+
+@pytest.fixture(scope="module")
+def googlenet_export(tmp_path_factory):
+    """GoogLeNet with its auxiliary heads, exported once for the two tests that read it."""
+    return _export("googlenet", tmp_path_factory.mktemp("googlenet"))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fresh_process_outputs_equal_keras(name, tmp_path, request):
+    preprocessing = CASES[name][1]
     if name == "lenet5":  # export(verify=True): the check runs before the version is moved
+        model, bn_weights = _case_model(name)
         report = export_saved_model(model, tmp_path / name, preprocessing=preprocessing,
                                     verify=True).verification
         assert set(report["signatures"]) == {"serving_default", "predict_images"}
     else:  # the same check on the written version; saved_model_cli's listing only once
-        result = export_saved_model(model, tmp_path / name, preprocessing=preprocessing)
+        model, bn_weights, result = (request.getfixturevalue("googlenet_export")
+                                     if name == "googlenet" else _export(name, tmp_path))
         report = verify_saved_model(result.path, model, preprocessing, check_cli=False)
     assert report["tensorflow"] == tf.__version__
     diffs = report["max_abs_diff"]
@@ -76,12 +95,9 @@ def test_fresh_process_outputs_equal_keras(name, tmp_path):
           f"{bn_weights} BatchNorm weights set")
 
 
-def test_auxiliary_heads_are_not_exported(tmp_path):
-    kwargs, preprocessing = CASES["googlenet"]
-    model = kcnn.models.googlenet(**kwargs)
+def test_auxiliary_heads_are_not_exported(googlenet_export):
+    model, _, result = googlenet_export
     assert len(model.outputs) == 3
-    result = export_saved_model(model, tmp_path / "g", preprocessing=preprocessing,
-                                warmup=False)
     loaded = tf.saved_model.load(result.path)
     # Dropout's random-seed state is saved too; it is not a weight.
     saved = {v.name.removesuffix(":0") for v in loaded.variables

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_config_roundtrip, count_trainable, random_images
-from kcnn.layers import (AuxiliaryClassifier, ConvBlock, InceptionBlock,
+from kcnn.layers import (AuxiliaryClassifier, ChannelAffine, ConvBlock, InceptionBlock,
                          LocalResponseNormalization, NiNBlock, ResidualBlock)
 
 # (id, layer factory, input shape without batch)
@@ -25,6 +25,9 @@ LAYERS = [
     ("residual_plain", lambda: ResidualBlock(16, strides=2, shortcut=False), (8, 8, 8)),
     ("nin_block", lambda: NiNBlock((12, 8, 4), 5, strides=2, padding=2), (9, 9, 3)),
     ("auxiliary", lambda: AuxiliaryClassifier(7, batch_norm=True), (14, 14, 16)),
+    ("auxiliary_torchvision", lambda: AuxiliaryClassifier(7, batch_norm=True, adaptive_pool=4,
+                                                          bn_epsilon=1e-3), (6, 6, 16)),
+    ("channel_affine", lambda: ChannelAffine([2.0, 1.0, 0.5], [0.0, 1.0, -1.0]), (4, 4, 3)),
     ("lrn", lambda: LocalResponseNormalization(size=3, alpha=1e-3, beta=0.5, k=1.0),
      (4, 4, 6)),
 ]

@@ -18,8 +18,10 @@ def test_details_table(capsys):
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert list(rows) == kcnn.models.list_models()
     # Counts from shared/REFERENCE.md, GMACs from torchvision's tables (which count MACs).
-    assert rows["resnet50"] == ["resnet50", "25,557,032", "4.09", "224×224×3", "-"]
-    assert rows["vgg16"] == ["vgg16", "138,357,544", "15.47", "224×224×3", "-"]
+    # The last column: the sources of the catalogue's weights for the model.
+    assert rows["resnet50"] == ["resnet50", "25,557,032", "4.09", "224×224×3", "torchvision"]
+    assert rows["vgg16"] == ["vgg16", "138,357,544", "15.47", "224×224×3", "torchvision,keras"]
+    assert rows["resnet20"][-1] == "-"
     assert rows["lenet5"][1:4] == ["61,706", "0.00042", "32×32×1"]
     # Numbers are right-aligned: every row ends its params column at the header's end.
     end = lines[0].index("params") + len("params")

@@ -88,7 +88,11 @@ def check_record(name):
     height, width, channels = info.default_input_shape
     assert 1 <= info.min_input_size <= min(height, width) and channels >= 1
     assert isinstance(info.deviations, tuple) and all(isinstance(d, str) for d in info.deviations)
-    assert info.weights == ()  # until the weights catalogue lists some
+    # The catalogue's records of this model; a builder with weights takes `weights=`.
+    assert info.weights == tuple(f"{r.source}:{r.tag}"
+                                 for r in kcnn.weights.list_weights(name))
+    assert ("weights" in inspect.signature(kcnn.models.load_builder(name)).parameters) == \
+        bool(info.weights)
     for acc in info.reference_accuracy or ():
         assert acc.metric in ("top-1 error", "top-5 error", "top-1 accuracy")
         assert 0 < acc.percent < 100

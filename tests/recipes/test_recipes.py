@@ -34,7 +34,8 @@ def _load(filename):
 
 def test_every_recipe_is_covered():
     files = sorted(f for f in os.listdir(RECIPES) if f.endswith(".py") and not f.startswith("_"))
-    assert files == sorted([*CASES, "plain_vs_resnet_cifar10.py"])
+    # finetune_folder.py: tests/weights/test_cli_pretrained.py (a converted resnet18).
+    assert files == sorted([*CASES, "plain_vs_resnet_cifar10.py", "finetune_folder.py"])
 
 
 @pytest.mark.parametrize("filename", sorted(CASES))
