@@ -62,7 +62,8 @@ class PortableExport:
         size_bytes: int. The model file's size.
         verification: dict or None. `verify_runtime_file`'s report (`verify=True`).
         accuracy: dict or None. With `evaluation`: `keras_top1`, `exported_top1`,
-            `examples`.
+            `agreement` (same top-1 as Keras), `examples`.
+        fp32_size_bytes: int. The float32 file's size (converted too when quantized).
     """
     path: str
     version: int
@@ -73,6 +74,7 @@ class PortableExport:
     size_bytes: int
     verification: dict | None = None
     accuracy: dict | None = None
+    fp32_size_bytes: int | None = None
 
 
 def require(format):
@@ -187,8 +189,8 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
         graph, applies_softmax = inference_graph(head, prep, model_outputs=model_outputs,
                                                  fold_bn=fold_bn)
         file = os.path.join(tmp, name)
-        (_write_onnx if format == "onnx" else _write_litert)(graph, file, quantize,
-                                                             calibration)
+        fp32_size = (_write_onnx if format == "onnx" else _write_litert)(
+            graph, file, quantize, calibration)
         prep.save(tmp)
         if prep.class_names is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
@@ -204,13 +206,14 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
                 raise VerificationError(
                     f"int8 {format}: held-out top-1 {accuracy['exported_top1']:.2%} is more "
                     f"than {max_top1_drop:.1%} below Keras's {accuracy['keras_top1']:.2%}.")
-        return applies_softmax, report, accuracy
+        return applies_softmax, report, accuracy, fp32_size
 
-    version, (applies_softmax, report, accuracy) = write_version(base_dir, version, write)
+    version, (applies_softmax, report, accuracy, fp32_size) = write_version(
+        base_dir, version, write)
     path = os.path.join(base_dir, str(version))
     file = os.path.join(path, name)
     return PortableExport(path, version, file, format, quantize, applies_softmax,
-                          os.path.getsize(file), report, accuracy)
+                          os.path.getsize(file), report, accuracy, fp32_size)
 
 
 def top1_report(model, preprocessing, file, runtime, pixels, labels, *,
@@ -240,8 +243,9 @@ def _write_onnx(graph, file, quantize, calibration):
     proto = onnx.load(fp32)
     _rename_output(proto, OUTPUT_NAME)
     onnx.save(proto, fp32)
+    fp32_size = os.path.getsize(fp32)
     if quantize is None:
-        return
+        return fp32_size
     from onnxruntime import quantization as q
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -259,6 +263,7 @@ def _write_onnx(graph, file, quantize, calibration):
                       weight_type=q.QuantType.QInt8)
     for extra in (fp32, prepared):
         os.remove(extra)
+    return fp32_size
 
 
 def _rename_output(proto, new):
@@ -277,7 +282,12 @@ def _rename_output(proto, new):
 def _write_litert(graph, file, quantize, calibration):
     import tensorflow as tf
 
-    kwargs = {}
+    fp32 = file if quantize is None else file[:-len(".tflite")] + ".fp32.tflite"
+    graph.export(fp32, format="litert", verbose=False)
+    fp32_size = os.path.getsize(fp32)
+    if quantize is None:
+        return fp32_size
+    os.remove(fp32)
     if quantize == "int8":
         def representative():
             for batch in calibration:
@@ -288,3 +298,4 @@ def _write_litert(graph, file, quantize, calibration):
                   "representative_dataset": representative,
                   "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
     graph.export(file, format="litert", verbose=False, **kwargs)
+    return fp32_size
