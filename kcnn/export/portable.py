@@ -195,11 +195,19 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
         if prep.class_names is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("".join(f"{n}\n" for n in prep.class_names))
-        report = (verify_runtime_file(file, format, head, prep, model_outputs=model_outputs,
-                                      atol=None if quantize else atol) if verify else None)
+        chunks = [] if evaluation is None else _chunks(evaluation[0])
+        report = outputs = None
+        if verify:  # the held-out images run in the same fresh process
+            report = verify_runtime_file(file, format, head, prep,
+                                         model_outputs=model_outputs,
+                                         atol=None if quantize else atol,
+                                         extra_batches=chunks)
+            outputs = report.pop("extra_outputs")
         accuracy = None
         if evaluation is not None:
-            accuracy = top1_report(head, prep, file, format, *evaluation,
+            if outputs is None:
+                outputs, _ = run_in_runtime(format, file, chunks)
+            accuracy = top1_report(head, prep, chunks, outputs, evaluation[1],
                                    apply_softmax=applies_softmax)
             if verify and quantize and (accuracy["keras_top1"] - accuracy["exported_top1"]
                                         > max_top1_drop):
@@ -216,19 +224,18 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
                           os.path.getsize(file), report, accuracy, fp32_size)
 
 
-def top1_report(model, preprocessing, file, runtime, pixels, labels, *,
-                apply_softmax=None, batch_size=64):
-    """Top-1 of the Keras model (here) and of the exported file (its runtime, in a fresh
-    process) on float pixels in [0, 255] at the input size, and their agreement."""
+def _chunks(pixels, batch_size=64):
+    return [np.asarray(pixels[i:i + batch_size], np.float32)
+            for i in range(0, len(pixels), batch_size)]
+
+
+def top1_report(model, preprocessing, chunks, outputs, labels, *, apply_softmax):
+    """Top-1 of the Keras model (run here on the pixel `chunks`) and of the exported
+    file (its `outputs` for them, from its runtime), and how often they agree."""
     head = inference_model(model)
-    if apply_softmax is None:
-        apply_softmax = outputs_logits(head)
     labels = np.asarray(labels).reshape(-1)
-    chunks = [np.asarray(pixels[i:i + batch_size], np.float32)
-              for i in range(0, len(pixels), batch_size)]
     want = np.concatenate([keras_probabilities(head, x, preprocessing, apply_softmax)
                            for x in chunks]).argmax(-1)
-    outputs, _ = run_in_runtime(runtime, file, chunks)
     got = np.concatenate(outputs).argmax(-1)
     return {"examples": int(len(labels)), "keras_top1": float(np.mean(want == labels)),
             "exported_top1": float(np.mean(got == labels)),

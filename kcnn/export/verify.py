@@ -171,17 +171,20 @@ def run_in_runtime(runtime, model_file, batches, *, threads=None, timeout=600):
 
 
 def verify_runtime_file(model_file, runtime, model, preprocessing=None, *,
-                        model_outputs="auto", batch_sizes=(1, 7), atol=1e-4, timeout=600):
+                        model_outputs="auto", batch_sizes=(1, 7), atol=1e-4, timeout=600,
+                        extra_batches=()):
     """Checks an ONNX or LiteRT export (`kcnn.export.portable`) in its own runtime.
 
     Synthetic images at the model's input size go through the Keras model here (the
     contract's normalization in NumPy) and through the file in a fresh process
     (`run_in_runtime`), for each batch size; the probabilities must agree within `atol`.
     With `atol=None` (a quantized file) only shapes and finiteness are checked and the
-    difference is reported.
+    difference is reported. `extra_batches` (float32 pixel arrays) run in the same child
+    process; their outputs are returned in the report's `extra_outputs`.
 
     Returns:
-        A dict: `max_abs_diff` per batch size, `output_spread`, `runtime`.
+        A dict: `max_abs_diff` per batch size, `output_spread`, `runtime`,
+        `extra_outputs`.
 
     Raises:
         VerificationError: if anything disagrees; the message says what.
@@ -192,9 +195,14 @@ def verify_runtime_file(model_file, runtime, model, preprocessing=None, *,
     apply_softmax = outputs_logits(head, model_outputs)
     pixels = sample_images(max(batch_sizes), height, width, preprocessing.channels,
                            seed=0).astype(np.float32)
-    got, info = run_in_runtime(runtime, model_file, [pixels[:b] for b in batch_sizes],
+    extra_batches = list(extra_batches)
+    got, info = run_in_runtime(runtime, model_file,
+                               [pixels[:b] for b in batch_sizes] + extra_batches,
                                timeout=timeout)
-    report = {"max_abs_diff": {}, "runtime": info["runtime"]}
+    report = {"max_abs_diff": {}, "runtime": info["runtime"],
+              "tensorflow_imported": info["tensorflow_imported"],
+              "extra_outputs": got[len(batch_sizes):]}
+    got = got[:len(batch_sizes)]
     for b, y in zip(batch_sizes, got):
         want = keras_probabilities(head, pixels[:b], preprocessing, apply_softmax)
         if y.shape != want.shape or not np.all(np.isfinite(y)):
