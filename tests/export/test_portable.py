@@ -147,19 +147,21 @@ def digits_run(tmp_path_factory):
     return str(run)
 
 
-def test_int8_litert_of_a_trained_run_keeps_its_top1(digits_run, tmp_path, capsys):
+@pytest.mark.parametrize("fmt", ["litert", "onnx"])
+def test_int8_of_a_trained_run_keeps_its_top1(fmt, digits_run, tmp_path, capsys):
     base = tmp_path / "int8"
-    assert main(["export", digits_run, str(base), "--format", "litert", "--quantize", "int8",
+    assert main(["export", digits_run, str(base), "--format", fmt, "--quantize", "int8",
                  "--verify", "--calibration-images", "64"]) == 0
     out = capsys.readouterr().out
     print(out)
     line = next(li for li in out.splitlines() if li.startswith("Held-out top-1"))
     keras_top1, int8_top1 = (float(v) for v in
                              [line.split("Keras ")[1].split("%")[0],
-                              line.split("litert int8 ")[1].split("%")[0]])
+                              line.split(f"{fmt} int8 ")[1].split("%")[0]])
     assert keras_top1 > 85 and abs(keras_top1 - int8_top1) <= 2.0, line
     assert "on 359 images" in line and "calibrated on 64 training images" in line
-    int8_size = os.path.getsize(base / "1" / "model.tflite")
+    int8_size = os.path.getsize(base / "1" / ("model.tflite" if fmt == "litert"
+                                              else "model.onnx"))
     assert f"file {int8_size} bytes (int8)" in line
     fp32_size = int(line.split("bytes (int8), ")[1].split(" ")[0])
     assert int8_size < 0.4 * fp32_size
