@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # conversions take seconds; starts first in the t
 
 RESNET20_PREPROCESSING = {"image_size": [32, 32], "channels": 3, "scale": 1 / 255,
                           "mean": [0.49, 0.48, 0.45], "std": [0.25, 0.24, 0.26],
-                          "class_names": None}
+                          "class_names": None, "channel_order": "BGR"}
 
 
 def _onnx_run(file, x):
@@ -48,8 +48,11 @@ RUN = {"onnx": _onnx_run, "litert": _litert_run}
 
 
 def _keras_probabilities(model, x, prep):
-    """softmax(model((x * scale - mean) / std)): computed here, independently of kcnn."""
+    """softmax(model((x * scale - mean) / std)), channels reversed for BGR: computed here,
+    independently of kcnn."""
     prep = Preprocessing.from_dict(prep)
+    if prep.channel_order == "BGR":
+        x = x[..., ::-1]
     z = (x * prep.scale - np.float32(prep.mean)) / np.float32(prep.std)
     return keras.ops.convert_to_numpy(keras.ops.softmax(model(z, training=False)))
 
@@ -170,12 +173,13 @@ def test_int8_of_a_trained_run_keeps_its_top1(fmt, digits_run, tmp_path, capsys)
 def test_bad_arguments_are_named_and_write_nothing(digits_run, tmp_path, capsys,
                                                    monkeypatch):
     base = tmp_path / "base"
+    written = []
 
     def fails(argv, words, code=2):
         assert main(["export", *argv]) == code
         err = capsys.readouterr().err
         assert words in err.strip().splitlines()[-1], err
-        assert not base.exists()
+        assert numeric_dirs(base) == written
 
     fails([digits_run, str(base), "--quantize", "int8"], "--format onnx or litert")
     fails([digits_run, str(base), "--format", "onnx", "--dataset", "digits"],
@@ -191,6 +195,11 @@ def test_bad_arguments_are_named_and_write_nothing(digits_run, tmp_path, capsys,
           "pass --dataset NAME")
     with pytest.raises(ValueError, match="`quantize` needs `calibration`"):
         export_portable(kcnn.models.lenet5(), base, "onnx", quantize="int8")
+    assert main(["export", digits_run, str(base), "--format", "onnx"]) == 0
+    out = capsys.readouterr().out
+    written.append("1")
+    assert f"Exported version 1 to {base / '1' / 'model.onnx'} (onnx float32" in out
+    assert "[batch, 32, 32, 1] pixels in [0, 255], output probabilities" in out
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.raises(ImportError, match=r"pip install 'kcnn\[onnx\]'"):
         require("onnx")
