@@ -169,7 +169,8 @@ def _run(args):
                 print(f"kcnn export: no {PREPROCESSING_FILE} beside {model_file!r}; using "
                       "the default (model input size, pixels / 255, mean 0, std 1).",
                       file=sys.stderr)
-        if args.format != "saved_model" or args.quantize or args.dataset:
+        if (args.format != "saved_model" or args.quantize or args.dataset
+                or args.data_dir or args.calibration_images is not None):
             return _run_portable(args, model, preprocessing)
         result = export_saved_model(
             model, args.base_dir, version=args.version, preprocessing=preprocessing,
@@ -228,12 +229,16 @@ def _run_portable(args, model, preprocessing):
     from kcnn.models.heads import inference_model
     from kcnn.preprocessing import Preprocessing
 
-    if args.format == "saved_model":
-        raise ValueError(f"--quantize and --dataset need --format onnx or litert (the "
-                         f"SavedModel is float32); got --format {args.format}.")
-    if args.dataset is not None and args.quantize is None:
-        raise ValueError("--dataset is only used with --quantize int8 (calibration and "
+    given = [name for name, value in (("--dataset", args.dataset),
+                                      ("--data-dir", args.data_dir),
+                                      ("--calibration-images", args.calibration_images))
+             if value is not None]
+    if given and args.quantize is None:
+        raise ValueError(f"{given[0]} is only used with --quantize int8 (calibration and "
                          "held-out top-1).")
+    if args.format == "saved_model":
+        raise ValueError(f"--quantize int8 needs --format onnx or litert (the SavedModel "
+                         f"is float32); got --format {args.format}.")
     if args.max_pixels is not None or args.no_warmup or args.model_name is not None:
         raise ValueError(f"--max-pixels, --no-warmup and --model-name are SavedModel "
                          f"options; --format {args.format} takes decoded pixels "

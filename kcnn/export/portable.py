@@ -265,9 +265,14 @@ def _write_onnx(graph, file, quantize, calibration):
             x = next(batches, None)
             return None if x is None else {INPUT_NAME: np.asarray(x, np.float32)}
 
-    q.quantize_static(prepared, file, Reader(), quant_format=q.QuantFormat.QDQ,
-                      per_channel=True, activation_type=q.QuantType.QUInt8,
-                      weight_type=q.QuantType.QInt8)
+    try:
+        q.quantize_static(prepared, file, Reader(), quant_format=q.QuantFormat.QDQ,
+                          per_channel=True, activation_type=q.QuantType.QUInt8,
+                          weight_type=q.QuantType.QInt8)
+    except Exception as e:  # noqa: BLE001  (any quantizer failure: say what to do)
+        raise ValueError(f"onnxruntime's static quantizer cannot quantize this model "
+                         f"({type(e).__name__}: {e}); use --format litert --quantize int8, "
+                         "or export ONNX in float32.") from e
     for extra in (fp32, prepared):
         os.remove(extra)
     return fp32_size

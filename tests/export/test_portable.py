@@ -184,6 +184,8 @@ def test_bad_arguments_are_named_and_write_nothing(digits_run, tmp_path, capsys,
     fails([digits_run, str(base), "--quantize", "int8"], "--format onnx or litert")
     fails([digits_run, str(base), "--format", "onnx", "--dataset", "digits"],
           "--dataset is only used with --quantize")
+    fails([digits_run, str(base), "--calibration-images", "9"],
+          "--calibration-images is only used with --quantize")
     fails([digits_run, str(base), "--format", "litert", "--max-pixels", "9"],
           "SavedModel options")
     fails([digits_run, str(base), "--format", "litert", "--quantize", "int8",
