@@ -43,9 +43,11 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
 # Calibration images for int8 (the first N of the training split in a seeded order).
 CALIBRATION_IMAGES = 256
-# (extra, modules) each format needs beyond TensorFlow.
+# (extra, modules) each format needs beyond TensorFlow. LiteRT files are written by
+# TensorFlow's converter and run by `ai_edge_litert` (the `litert` extra) or, without it,
+# TensorFlow's own `tf.lite.Interpreter`.
 _NEEDS = {"onnx": ("onnx", ("onnx", "onnxruntime", "tf2onnx")),
-          "litert": ("litert", ("ai_edge_litert",))}
+          "litert": ("litert", ())}
 
 
 @dataclasses.dataclass(frozen=True)
