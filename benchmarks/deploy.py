@@ -198,6 +198,14 @@ def main(argv=None):
                "load_start": _loadavg(), "settings": {"batch": BATCH, "repeats": REPEATS,
                                                       "steps": STEPS, "rounds": ROUNDS,
                                                       "calibration_images": CALIBRATION},
+               "runtime_settings": {
+                   "onnx": "CPUExecutionProvider, ORT_ENABLE_ALL, ORT_SEQUENTIAL, "
+                           "intra_op_num_threads=threads; int8: QDQ, uint8 activations, "
+                           "int8 weights per channel",
+                   "litert": "ai_edge_litert Interpreter(num_threads=threads), default "
+                             "XNNPACK delegate; int8: full-integer, float32 in/out",
+                   "saved_model": "export_saved_model (BatchNorm folded), predict_images",
+                   "keras": "predict_on_batch, BatchNorm unfolded, logits"},
                "rows": []}
     with tempfile.TemporaryDirectory(prefix="kcnn-deploy-") as tmp:
         for name in names:
