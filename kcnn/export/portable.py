@@ -23,6 +23,7 @@ stay float32 (quantize and dequantize are in the graph).
 import dataclasses
 import importlib
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -248,7 +249,9 @@ def _write_onnx(graph, file, quantize, calibration):
     import onnx
 
     fp32 = file if quantize is None else file + ".fp32"
-    graph.export(fp32, format="onnx", verbose=False)
+    with warnings.catch_warnings():  # Keras's tf2onnx patch probes the removed np.object
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
+        graph.export(fp32, format="onnx", verbose=False)
     proto = onnx.load(fp32)
     _rename_output(proto, OUTPUT_NAME)
     onnx.save(proto, fp32)
