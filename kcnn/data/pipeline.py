@@ -107,6 +107,33 @@ def eval_batches(source, prep, *, batch_size, max_steps=None):
     return ds.prefetch(AUTOTUNE)
 
 
+def pixel_batches(source, prep, *, batch_size, max_examples=None, seed=None):
+    """Batches of (pixels, labels): the contract's resize (and crop) only, not normalized.
+
+    What an exported ONNX or LiteRT graph takes (`kcnn.export.portable`): float32 pixels
+    in [0, 255] at `prep.image_size`, in RGB order; the graph scales and normalizes them.
+
+    Args:
+        source: a `Source` (`images` or `paths`; a `stream` is read in its order).
+        prep: the `Preprocessing`.
+        batch_size: int.
+        max_examples: int or None. At most this many examples. Defaults to None (all).
+        seed: int or None. Take them in a seeded random order (a stream: its own order).
+            Defaults to None (the split's fixed order).
+    """
+    if source.stream is not None:
+        ds = source.stream
+    else:
+        order = (None if seed is None
+                 else np.random.default_rng(seed).permutation(source.num_examples))
+        ds = _elements(source, order)
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    ds = ds.map(lambda x, y: (resize(tf.cast(x, tf.float32), prep), y),
+                num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
 def channel_stats(source, scale, image_size=None, max_examples=10_000, batch_size=64):
     """Per-channel mean and std of `x * scale` over the first `max_examples` examples.
 

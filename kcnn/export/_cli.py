@@ -1,4 +1,5 @@
-"""`kcnn export SOURCE BASE_DIR`: a trained model as a TF Serving SavedModel version;
+"""`kcnn export SOURCE BASE_DIR`: a trained model as a TF Serving SavedModel version (or,
+with `--format onnx|litert`, an ONNX or LiteRT file; `--quantize int8`);
 `kcnn export --model NAME --weights SOURCE BASE_DIR`: a pretrained one, at its weights'
 preprocessing (with ImageNet's class names)."""
 
@@ -12,9 +13,11 @@ MODEL_FILE = "model.keras"
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
-        "export", help="export a trained model as a versioned SavedModel for TF Serving",
-        description="Writes BASE_DIR/<version>/ (SavedModel + warm-up requests) "
-                    "atomically. See docs/serving.md.")
+        "export", help="export a trained model as a versioned SavedModel for TF Serving "
+                       "(or an ONNX / LiteRT file)",
+        description="Writes BASE_DIR/<version>/ (SavedModel + warm-up requests, or "
+                    "model.onnx / model.tflite) atomically. See docs/serving.md and "
+                    "docs/deployment.md.")
     parser.add_argument("source", metavar="RUN_DIR_OR_MODEL_FILE", nargs="?",
                         help="a training run's folder (model.keras + preprocessing.json) "
                              "or a .keras file (or --model and --weights instead)")
@@ -26,6 +29,24 @@ def add_parser(subparsers):
                         help="with --model: 'torchvision', 'keras', 'torchvision:TAG' or a "
                              "weights file; the preprocessing is the weights' (ImageNet's "
                              "class names where they classify)")
+    parser.add_argument("--format", default="saved_model",
+                        choices=("saved_model", "onnx", "litert"),
+                        help="saved_model (TF Serving, default), onnx (onnxruntime) or "
+                             "litert (.tflite); see docs/deployment.md")
+    parser.add_argument("--quantize", default=None, choices=("int8",),
+                        help="onnx/litert: post-training full-integer quantization, "
+                             "calibrated on training images; reports held-out top-1 "
+                             "before and after")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="with --quantize: the training data (as kcnn train "
+                             "--dataset; default: the run's config.json)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="with --quantize: TFDS data folder (default: the run's)")
+    parser.add_argument("--calibration-images", type=int, default=None, metavar="N",
+                        help="with --quantize: training images to calibrate on (256)")
+    parser.add_argument("--max-top1-drop", type=float, default=1.0, metavar="POINTS",
+                        help="with --quantize --verify: refuse the file if held-out top-1 "
+                             "drops by more (1.0 percentage point)")
     parser.add_argument("--version", type=_version, default=None,
                         help="version number, 0 to 2**63-1 (default: one more than the "
                              "highest, or 1)")
@@ -148,6 +169,9 @@ def _run(args):
                 print(f"kcnn export: no {PREPROCESSING_FILE} beside {model_file!r}; using "
                       "the default (model input size, pixels / 255, mean 0, std 1).",
                       file=sys.stderr)
+        if (args.format != "saved_model" or args.quantize or args.dataset
+                or args.data_dir or args.calibration_images is not None):
+            return _run_portable(args, model, preprocessing)
         result = export_saved_model(
             model, args.base_dir, version=args.version, preprocessing=preprocessing,
             top_k=args.top_k, model_outputs=args.model_outputs,
@@ -171,4 +195,96 @@ def _run(args):
         print(f"Verified in a fresh Python process without kcnn (TensorFlow "
               f"{result.verification['tensorflow']}): max |SavedModel - Keras| {diffs}; "
               "saved_model_cli show lists both signatures as documented.")
+    return 0
+
+
+def _data_spec(args):
+    """Where the calibration and held-out images of `--quantize` come from."""
+    from kcnn.export.calibration import DataSpec
+
+    if args.dataset is not None:
+        spec = DataSpec.from_run(_run_dir(args.source)) if args.source else None
+        if spec is not None and spec.dataset != args.dataset:
+            spec = None  # another dataset than the run's: its splits are not known
+        return spec or DataSpec(args.dataset, data_dir=args.data_dir)
+    spec = DataSpec.from_run(_run_dir(args.source)) if args.source else None
+    if spec is None:
+        what = (f"{args.source!r} has no config.json beside it" if args.source
+                else "--model has no training run")
+        raise ValueError(f"--quantize int8 calibrates on training images, but {what}; "
+                         "pass --dataset NAME (as kcnn train --dataset).")
+    if args.data_dir is not None:
+        spec = type(spec)(**{**spec.__dict__, "data_dir": args.data_dir})
+    return spec
+
+
+def _run_dir(source):
+    return source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
+
+
+def _run_portable(args, model, preprocessing):
+    """`kcnn export --format onnx|litert [--quantize int8]`."""
+    from kcnn.export import VerificationError
+    from kcnn.export.portable import CALIBRATION_IMAGES, export_portable, require
+    from kcnn.models.heads import inference_model
+    from kcnn.preprocessing import Preprocessing
+
+    given = [name for name, value in (("--dataset", args.dataset),
+                                      ("--data-dir", args.data_dir),
+                                      ("--calibration-images", args.calibration_images))
+             if value is not None]
+    if given and args.quantize is None:
+        raise ValueError(f"{given[0]} is only used with --quantize int8 (calibration and "
+                         "held-out top-1).")
+    if args.format == "saved_model":
+        raise ValueError(f"--quantize int8 needs --format onnx or litert (the SavedModel "
+                         f"is float32); got --format {args.format}.")
+    if args.max_pixels is not None or args.no_warmup or args.model_name is not None:
+        raise ValueError(f"--max-pixels, --no-warmup and --model-name are SavedModel "
+                         f"options; --format {args.format} takes decoded pixels "
+                         "(docs/deployment.md).")
+    n = CALIBRATION_IMAGES if args.calibration_images is None else args.calibration_images
+    if n < 1:
+        raise ValueError(f"--calibration-images must be >= 1; got {n}.")
+    require(args.format)
+    prep = Preprocessing.resolve(preprocessing, inference_model(model))
+    calibration = evaluation = None
+    if args.quantize:
+        from kcnn.export.calibration import calibration_batches, evaluation_data
+        spec = _data_spec(args)
+        calibration = calibration_batches(spec, prep, n)
+        evaluation = evaluation_data(spec, prep)
+    try:
+        result = export_portable(
+            model, args.base_dir, args.format, version=args.version, preprocessing=prep,
+            model_outputs=args.model_outputs, fold_bn=not args.no_fold_bn,
+            verify=args.verify, quantize=args.quantize, calibration=calibration,
+            evaluation=evaluation, max_top1_drop=args.max_top1_drop / 100)
+    except OSError as e:
+        raise ValueError(str(e)) from e
+    except VerificationError as e:
+        print(f"kcnn export: verification failed, nothing was written: {e}",
+              file=sys.stderr)
+        return 1
+    softmax = ("softmax applied to the model's logits" if result.applies_softmax
+               else "the model's own probabilities")
+    kind = f"{args.format} {args.quantize or 'float32'}"
+    print(f"Exported version {result.version} to {result.file} ({kind}, "
+          f"{result.size_bytes / 1e6:.2f} MB; input images float32 [batch, "
+          f"{prep.image_size[0]}, {prep.image_size[1]}, {prep.channels}] pixels in "
+          f"[0, 255], output probabilities; {softmax}).")
+    if result.verification:
+        diffs = ", ".join(f"batch {b}: {d:.2g}"
+                          for b, d in result.verification["max_abs_diff"].items())
+        print(f"Verified in a fresh Python process without kcnn "
+              f"({result.verification['runtime']}): max |{args.format} - Keras| "
+              f"probabilities {diffs}.")
+    if result.accuracy:
+        a = result.accuracy
+        print(f"Held-out top-1 on {a['examples']} images ({args.quantize}, calibrated on "
+              f"{sum(len(b) for b in calibration)} training images): Keras "
+              f"{a['keras_top1']:.2%}, {args.format} {args.quantize} "
+              f"{a['exported_top1']:.2%} (same top-1 as Keras on {a['agreement']:.2%}); "
+              f"file {result.size_bytes} bytes ({args.quantize}), "
+              f"{result.fp32_size_bytes} bytes (float32).")
     return 0

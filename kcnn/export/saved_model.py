@@ -142,13 +142,9 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
     if version is not None:
         _check_free(base_dir, version)
 
-    os.makedirs(base_dir, exist_ok=True)
-    _remove_stale_tmp(base_dir)
-    tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=base_dir)
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the version from a server user
+    def write(tmp):
         archive = keras.export.ExportArchive()
-        served = fold_batch_norm(head) if fold_bn and _has_batch_norm(head) else head
+        served = fold_batch_norm(head) if fold_bn and has_batch_norm(head) else head
         applies_softmax = sig.add_signatures(archive, served, preprocessing, top_k=top_k,
                                              model_outputs=model_outputs,
                                              max_pixels=max_pixels)
@@ -159,16 +155,38 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
         preprocessing.save(os.path.join(tmp, os.path.dirname(PREPROCESSING_FILE)))
         report = (verify_saved_model(tmp, head, preprocessing, top_k=top_k,
                                      model_outputs=model_outputs) if verify else None)
+        return applies_softmax, report
+
+    version, (applies_softmax, report) = write_version(base_dir, version, write)
+    return ExportResult(os.path.join(base_dir, str(version)), version, applies_softmax,
+                        report)
+
+
+def write_version(base_dir, version, write):
+    """Writes one version of `base_dir` atomically: `write(tmp)` fills a hidden temporary
+    folder inside `base_dir` (and may verify it); it is flushed to disk and only then
+    renamed to its number (`version`, or the next free one when None). If `write` raises,
+    the temporary folder is removed and `base_dir` is left as it was.
+
+    Returns:
+        (version, what `write` returned).
+    """
+    os.makedirs(base_dir, exist_ok=True)
+    _remove_stale_tmp(base_dir)
+    tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=base_dir)
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the version from a server user
+        written = write(tmp)
         _fsync_tree(tmp)
         version = _rename_into_place(tmp, base_dir, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ExportResult(os.path.join(base_dir, str(version)), version, applies_softmax,
-                        report)
+    return version, written
 
 
-def _has_batch_norm(model):
+def has_batch_norm(model):
+    """Whether `model` has a BatchNormalization layer at any depth."""
     return any(isinstance(layer, keras.layers.BatchNormalization)
                for layer in model._flatten_layers(include_self=False, recursive=True))
 

@@ -80,17 +80,8 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
     if size is not None:
         top, left = round((size - height) / 2), round((size - width) / 2)
         x = x[:, top:top + height, left:left + width]
-    if preprocessing.channel_order == "BGR":
-        x = x[..., ::-1]
-    x = ((x * np.float32(preprocessing.scale) - np.float32(preprocessing.mean))
-         / np.float32(preprocessing.std))
-    expected = {}
-    for b in batch_sizes:
-        y = np.asarray(head(x[:b], training=False), dtype=np.float64)
-        if apply_softmax:
-            y = np.exp(y - y.max(axis=-1, keepdims=True))
-            y /= y.sum(axis=-1, keepdims=True)
-        expected[b] = y
+    expected = {b: keras_probabilities(head, x[:b], preprocessing, apply_softmax)
+                for b in batch_sizes}
 
     # saved_model_cli runs beside the fresh-process check (both mostly import TensorFlow).
     cli = _start(_cli_show(saved_model_dir)) if check_cli else None
@@ -135,6 +126,96 @@ def verify_saved_model(saved_model_dir, model, preprocessing=None, *, top_k=5,
     if cli_text is not None:
         report["signatures"] = _check_cli_listing(cli_text, num_classes, k, channels,
                                                   class_names)
+    return report
+
+
+def keras_probabilities(head, pixels, preprocessing, apply_softmax):
+    """The Keras model's probabilities (float64) for float pixels in [0, 255] at its input
+    size: the contract's channel order, scale and normalization in NumPy, then `head`,
+    then softmax when `apply_softmax`."""
+    x = np.asarray(pixels, np.float32)
+    if preprocessing.channel_order == "BGR":
+        x = x[..., ::-1]
+    x = ((x * np.float32(preprocessing.scale) - np.float32(preprocessing.mean))
+         / np.float32(preprocessing.std))
+    y = np.asarray(head(x, training=False), dtype=np.float64)
+    if apply_softmax:
+        y = np.exp(y - y.max(axis=-1, keepdims=True))
+        y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+def run_in_runtime(runtime, model_file, batches, *, threads=None, timeout=600):
+    """Runs an ONNX (`runtime="onnx"`, onnxruntime) or LiteRT (`"litert"`) file on each
+    float32 array of `batches` in a fresh Python process that blocks any kcnn import.
+
+    Returns:
+        (list of output arrays, the child's info dict: runtime, input, outputs).
+
+    Raises:
+        VerificationError: if the child fails, times out or imported kcnn.
+    """
+    with tempfile.TemporaryDirectory(prefix="kcnn-verify-") as tmp:
+        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(in_path, **{f"x_{i}": np.asarray(x, np.float32)
+                             for i, x in enumerate(batches)})
+        command = [sys.executable, _CHILD, "--runtime", runtime, os.fspath(model_file),
+                   in_path, out_path] + ([] if threads is None else [str(threads)])
+        out = _finish(_start(command), timeout, f"the fresh-process {runtime} run")
+        info = json.loads(out.strip().splitlines()[-1])
+        with np.load(out_path) as f:
+            outputs = [f[f"y_{i}"] for i in range(len(batches))]
+    if info["kcnn_imported"]:
+        raise VerificationError(f"kcnn was imported while running the {runtime} file.")
+    return outputs, info
+
+
+def verify_runtime_file(model_file, runtime, model, preprocessing=None, *,
+                        model_outputs="auto", batch_sizes=(1, 7), atol=1e-4, timeout=600,
+                        extra_batches=()):
+    """Checks an ONNX or LiteRT export (`kcnn.export.portable`) in its own runtime.
+
+    Synthetic images at the model's input size go through the Keras model here (the
+    contract's normalization in NumPy) and through the file in a fresh process
+    (`run_in_runtime`), for each batch size; the probabilities must agree within `atol`.
+    With `atol=None` (a quantized file) only shapes and finiteness are checked and the
+    difference is reported. `extra_batches` (float32 pixel arrays) run in the same child
+    process; their outputs are returned in the report's `extra_outputs`.
+
+    Returns:
+        A dict: `max_abs_diff` per batch size, `output_spread`, `runtime`,
+        `extra_outputs`.
+
+    Raises:
+        VerificationError: if anything disagrees; the message says what.
+    """
+    head = inference_model(model)
+    preprocessing = Preprocessing.resolve(preprocessing, head)
+    height, width = preprocessing.image_size
+    apply_softmax = outputs_logits(head, model_outputs)
+    pixels = sample_images(max(batch_sizes), height, width, preprocessing.channels,
+                           seed=0).astype(np.float32)
+    extra_batches = list(extra_batches)
+    got, info = run_in_runtime(runtime, model_file,
+                               [pixels[:b] for b in batch_sizes] + extra_batches,
+                               timeout=timeout)
+    report = {"max_abs_diff": {}, "runtime": info["runtime"],
+              "tensorflow_imported": info["tensorflow_imported"],
+              "extra_outputs": got[len(batch_sizes):]}
+    got = got[:len(batch_sizes)]
+    for b, y in zip(batch_sizes, got):
+        want = keras_probabilities(head, pixels[:b], preprocessing, apply_softmax)
+        if y.shape != want.shape or not np.all(np.isfinite(y)):
+            raise VerificationError(f"{runtime} (batch {b}): output of shape {y.shape} "
+                                    f"(finite: {bool(np.all(np.isfinite(y)))}); the Keras "
+                                    f"model gives {want.shape}.")
+        diff = float(np.max(np.abs(y - want)))
+        if atol is not None and diff > atol:
+            raise VerificationError(f"{runtime} (batch {b}): probabilities differ from the "
+                                    f"Keras model's by {diff:.3g} (allowed {atol:g}).")
+        report["max_abs_diff"][b] = diff
+        if b == max(batch_sizes):
+            report["output_spread"] = float(np.max(np.ptp(want, axis=0)))
     return report
 
 
