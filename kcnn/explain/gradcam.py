@@ -141,7 +141,7 @@ def score_gradients(model, layer, x, class_index=None):
                          f"Keras backend is {backend!r}: set KERAS_BACKEND=tensorflow.")
     import tensorflow as tf
 
-    probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.output])
     logits = outputs_logits(model)
     x = tf.convert_to_tensor(x, tf.float32)
     with tf.GradientTape() as tape:

@@ -9,6 +9,7 @@ atomically (`kcnn.io`).
 
 import io
 import os
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -47,11 +48,15 @@ def load_image(path, prep):
     with open(path, "rb") as file:
         contents = tf.constant(file.read())
     try:
-        shown = decode_image(contents, 3, name=path)
-        image = shown if prep.channels == 3 else decode_image(contents, 1, name=path)
+        shown = decode_image(contents, 3)
+        image = shown if prep.channels == 3 else decode_image(contents, 1)
     except tf.errors.InvalidArgumentError as e:
-        message = e.message.strip().splitlines()[0]
-        raise ValueError(f"Image file {path!r} cannot be decoded ({message}).") from None
+        # decode_image's own reason ("not a JPEG, PNG, GIF or BMP image", "its header
+        # declares ... pixels"), else the decoder's first line.
+        found = re.search(r"Failed to decode image: ([^'\]]*)", e.message)
+        reason = (found.group(1).replace("an element is not", "not") if found
+                  else e.message.strip().splitlines()[0])
+        raise ValueError(f"Image file {path!r} cannot be decoded: {reason}.") from None
     x = eval_transform(image, prep)[None]
     return np.asarray(shown), np.asarray(x, dtype=np.float32)
 
@@ -246,7 +251,7 @@ def explain_image(model, prep, image, out_dir, *, layer=None, class_index=None,
     if features_layer != layer:
         import keras
 
-        probe = keras.Model(model.inputs, model.get_layer(features_layer).output)
+        probe = keras.Model(model.inputs[0], model.get_layer(features_layer).output)
         activations = np.asarray(probe(x, training=False)[0], dtype=np.float64)
     _write_png(path["features"], figure=feature_map_figure(activations, features_layer))
     name, kernel = first_kernel(model)
