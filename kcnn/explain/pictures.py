@@ -157,7 +157,7 @@ def filter_figure(kernel, name, bgr=False):
     rows, columns = _grid(count)
     figure, axes = _figure(rows, columns, f"{name}: {count} of {kernel.shape[-1]} filters, "
                                           f"{kernel.shape[0]}×{kernel.shape[1]}×"
-                                          f"{kernel.shape[2]}", cell=0.6)
+                                          f"{kernel.shape[2]}", cell=0.8)
     for ax, k in zip(axes.flat, range(count)):
         f = kernel[..., k]
         if f.shape[-1] == 3:

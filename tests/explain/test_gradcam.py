@@ -130,7 +130,7 @@ def test_the_map_is_the_weighted_activation_formula_recomputed_in_numpy(head):
 
 
 @pytest.mark.parametrize("name, kwargs, layer", [
-    ("lenet5", {}, "s4"),                                   # dense head, 1x1 c5-like end
+    ("lenet5", {}, "s4"),                                   # a dense head
     ("nin", {"input_shape": (32, 32, 3)}, "classifier"),   # convolutional, global-pooled
     ("resnet20", {"input_shape": (16, 16, 3)}, "stage3_block3"),
     ("vgg11", {"input_shape": (64, 64, 3)}, "block5_pool"),
