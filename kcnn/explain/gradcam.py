@@ -9,7 +9,8 @@ respect to it and keeps the positive part of the weighted sum:
 y_c is the class's logit when the model outputs logits (kcnn's builders do, unless
 `classifier_activation` is set); a model that ends in a softmax gives probabilities, and
 y_c is then the log-probability. The gradient is taken with the backend's own automatic
-differentiation in one function, `score_gradients` (TensorFlow's `GradientTape`).
+differentiation in one function, `score_gradients` (TensorFlow's `GradientTape`, or
+`jax.grad` on JAX).
 """
 
 import difflib
@@ -120,7 +121,11 @@ def find_layer(model, name=None):
 def score_gradients(model, layer, x, class_index=None):
     """The layer's output A, d y_c / d A and the model's output, for one image.
 
-    The one place where a gradient is taken: TensorFlow's `GradientTape`.
+    The one place where a gradient is taken, with the backend's own automatic
+    differentiation: TensorFlow's `GradientTape` around the forward pass; on JAX,
+    `jax.grad` of the model from the layer on (the graph cut at the layer's output, which
+    needs every later layer to depend on earlier ones through it only, as in kcnn's
+    models, whose branches and shortcuts are inside their blocks).
 
     Args:
         model: a single-output functional `keras.Model`.
@@ -133,27 +138,47 @@ def score_gradients(model, layer, x, class_index=None):
         (num_classes,), and the int c.
 
     Raises:
-        ValueError: on a backend other than TensorFlow.
+        ValueError: on a backend other than TensorFlow and JAX; on JAX, a model that
+            cannot be cut at the layer.
     """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise ValueError(f"Grad-CAM takes its gradients with TensorFlow's GradientTape; the "
-                         f"Keras backend is {backend!r}: set KERAS_BACKEND=tensorflow.")
-    import tensorflow as tf
+    from keras import ops
 
-    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.output])
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        raise ValueError(f"Grad-CAM takes its gradients with TensorFlow or JAX; the Keras "
+                         f"backend is {backend!r}: set KERAS_BACKEND=tensorflow.")
+    tensor = model.get_layer(layer).output
+    probe = keras.Model(model.inputs[0], [tensor, model.output])
     logits = outputs_logits(model)
-    x = tf.convert_to_tensor(x, tf.float32)
-    with tf.GradientTape() as tape:
+
+    def score(outputs):  # y_c: the logit, or the log-probability
+        y = outputs[:, class_index]
+        return ops.sum(y if logits else ops.log(ops.maximum(y, 1e-30)))
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            activations, outputs = probe(tf.convert_to_tensor(x, tf.float32), training=False)
+            if class_index is None:
+                class_index = int(np.argmax(outputs[0].numpy()))
+            y = score(outputs)
+        gradients = tape.gradient(y, activations)
+        if gradients is None:  # the output does not depend on the layer
+            gradients = tf.zeros_like(activations)
+    else:
+        import jax
+
         activations, outputs = probe(x, training=False)
         if class_index is None:
-            class_index = int(np.argmax(outputs[0].numpy()))
-        score = outputs[:, class_index]
-        if not logits:
-            score = tf.math.log(tf.maximum(score, 1e-30))
-    gradients = tape.gradient(score, activations)
-    if gradients is None:  # the output does not depend on the layer
-        gradients = tf.zeros_like(activations)
+            class_index = int(np.argmax(np.asarray(outputs[0])))
+        try:
+            tail = keras.Model(tensor, model.output)
+        except ValueError as e:
+            raise ValueError(f"On JAX, Grad-CAM differentiates model {model.name!r} from "
+                             f"layer {layer!r} on, and the layers after it also use earlier "
+                             f"tensors ({e}); use KERAS_BACKEND=tensorflow.") from None
+        gradients = jax.grad(lambda a: score(tail(a, training=False)))(activations)
     as_array = lambda t: np.asarray(t[0], dtype=np.float64)  # noqa: E731
     return as_array(activations), as_array(gradients), as_array(outputs), class_index
 

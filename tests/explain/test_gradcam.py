@@ -89,7 +89,6 @@ def test_the_map_is_the_weighted_activation_formula_recomputed_in_numpy(head):
     # Here A, y_c and the gradients are computed in NumPy: the gradient exactly for a
     # linear head (dense on the flattened map: the dense weights), by central finite
     # differences in float64 for a nonlinear one (conv, ReLU, global mean, dense).
-    keras.utils.set_random_seed(3)
     x_in = keras.Input((10, 10, 2))
     a = layers.Conv2D(4, 3, activation="relu", name="target")(x_in)
     if head == "linear":
@@ -98,7 +97,10 @@ def test_the_map_is_the_weighted_activation_formula_recomputed_in_numpy(head):
         y = layers.Conv2D(3, 3, activation="relu", name="conv2")(a)
         y = layers.Dense(5, name="predictions")(layers.GlobalAveragePooling2D()(y))
     model = keras.Model(x_in, y)
-    x = np.random.default_rng(1).standard_normal((10, 10, 2))
+    rng = np.random.default_rng(3)  # NumPy's weights: the same on every backend
+    for layer in model.layers:
+        layer.set_weights([0.5 * rng.standard_normal(w.shape) for w in layer.get_weights()])
+    x = rng.standard_normal((10, 10, 2))
     w1, b1 = (np.asarray(v, np.float64) for v in model.get_layer("target").get_weights())
     wd, bd = (np.asarray(v, np.float64) for v in model.get_layer("predictions").get_weights())
     A = np.maximum(_conv(x, w1, b1), 0)
@@ -165,3 +167,32 @@ def test_the_placement_is_where_the_preprocessing_resamples(crop_fraction):
         np.testing.assert_allclose(values[1:-1], centres[1:-1], atol=1e-3)
     if crop_fraction is not None:
         assert place.resized == (10, 16) and place.offset == (1, 4)
+
+
+JAX_SCRIPT = """
+import sys
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+import test_gradcam
+for head in ("linear", "conv_gap"):
+    test_gradcam.test_the_map_is_the_weighted_activation_formula_recomputed_in_numpy(head)
+assert "tensorflow" not in sys.modules, "Grad-CAM on JAX must not need TensorFlow"
+print("JAX OK")
+"""
+
+
+@pytest.mark.slow
+def test_on_jax_the_map_is_the_same_numpy_recomputation():
+    # The same independent check, with the gradient from jax.grad (a fresh process: the
+    # backend is chosen once per process), and without TensorFlow.
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "JAX OK" in proc.stdout, proc.stderr[-4000:]
