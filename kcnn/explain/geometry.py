@@ -80,14 +80,19 @@ class UnitField(NamedTuple):
     box: tuple
 
 
-def layer_fields(model):
+def layer_fields(model, input_shape=None):
     """{layer name: (size, jump, start)} of every layer's output, by `kcnn.analysis`.
+
+    Args:
+        model: the `keras.Model`.
+        input_shape: (H, W, C) or None: the size to analyse a model built for any size
+            at (`kcnn.analysis.summarize`'s `input_shape`). Defaults to its own.
 
     A value is None where the analysis does not know it (after a global pooling, or a
     start that depends on an unknown input size).
     """
     fields = {}
-    for row in summarize(model):
+    for row in summarize(model, input_shape):
         known = all(v is not None and None not in v
                     for v in (row["receptive_field"], row["jump"], row["start"]))
         fields[row["name"]] = ((row["receptive_field"], row["jump"], row["start"])
@@ -95,7 +100,7 @@ def layer_fields(model):
     return fields
 
 
-def unit_field(model, layer, unit, fields=None):
+def unit_field(model, layer, unit, fields=None, map_size=None):
     """The receptive field of `unit` (row, column) of `layer`'s map.
 
     Args:
@@ -103,12 +108,14 @@ def unit_field(model, layer, unit, fields=None):
         layer: str. A layer with a 4-D output.
         unit: (row, column), inside the layer's map.
         fields: `layer_fields(model)`, if already computed.
+        map_size: (height, width) of the layer's map, for a model built for any size.
+            Defaults to the layer's output shape.
 
     Raises:
         ValueError: a unit outside the map, or a layer whose field the analysis does
             not know.
     """
-    height, width = model.get_layer(layer).output.shape[1:3]
+    height, width = map_size or model.get_layer(layer).output.shape[1:3]
     row, column = unit
     if not (0 <= row < height and 0 <= column < width):
         raise ValueError(f"unit {tuple(unit)} is outside layer {layer!r}'s {height}×{width} "

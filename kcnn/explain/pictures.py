@@ -224,7 +224,7 @@ def explain_image(model, prep, image, out_dir, *, layer=None, class_index=None,
     features_layer = find_layer(model, features_layer).name if features_layer else layer
     original, x = load_image(image, prep)
     cam = grad_cam(model, x, layer=layer, class_index=class_index)
-    fields = layer_fields(model)
+    fields = layer_fields(model, (*prep.image_size, prep.channels))
     place = placement(prep, original.shape[:2])
     shown = _zoomed(original, zoom)
     peak = cam.map.max()
@@ -235,7 +235,7 @@ def explain_image(model, prep, image, out_dir, *, layer=None, class_index=None,
 
     if unit is None:
         unit = tuple(int(v) for v in np.unravel_index(np.argmax(cam.map), cam.map.shape))
-    field = unit_field(model, layer, unit, fields)
+    field = unit_field(model, layer, unit, fields, map_size=cam.map.shape)
     top, left, bottom, right = field.box  # input pixel rows / columns, inclusive
     box = (float(place.to_original(top, 0)), float(place.to_original(left, 1)),
            float(place.to_original(bottom + 1, 0)), float(place.to_original(right + 1, 1)))
