@@ -71,7 +71,8 @@ def default_layer(model):
     """The name of the layer Grad-CAM uses by default: the last convolutional stage.
 
     That is the last layer on the main output's path with a 4-D output of more than one
-    position (a 1 × 1 map has nothing to localize): LeNet-5's `s4`, VGG's `block5_pool`,
+    position (a 1 × 1 map has nothing to localize): LeNet-5's `s4`, VGG's `block5_pool`
+    (at 224 × 224; at 32 × 32, where that is 1 × 1, `block5_conv2`),
     a ResNet's last block, GoogLeNet's `inception_5b`, NiN's convolutional `classifier`
     (its class maps, before the global pooling). A map whose height or width is unknown
     (a model built for any size) counts as more than one position.

@@ -8,7 +8,7 @@ from PIL import Image
 
 import kcnn
 from kcnn.explain import (default_layer, explain_image, grad_cam, layer_fields,
-                          on_original, placement)
+                          on_original, placement, unit_field)
 from kcnn.preprocessing import Preprocessing
 
 
@@ -141,7 +141,7 @@ def test_the_map_is_the_weighted_activation_formula_recomputed_in_numpy(head):
     ("lenet5", {}, "s4"),                                   # a dense head
     ("nin", {"input_shape": (32, 32, 3)}, "classifier"),   # convolutional, global-pooled
     ("resnet20", {"input_shape": (16, 16, 3)}, "stage3_block3"),
-    ("vgg11", {"input_shape": (64, 64, 3)}, "block5_pool"),
+    ("vgg11", {"input_shape": (32, 32, 3)}, "block5_conv2"),  # block5_pool is 1×1
     pytest.param("googlenet", {"input_shape": (97, 97, 3), "aux_logits": True},
                  "inception_5b", marks=pytest.mark.slow),  # aux heads dropped
 ])
@@ -204,3 +204,18 @@ def test_on_jax_the_map_is_the_same_numpy_recomputation():
     proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and "JAX OK" in proc.stdout, proc.stderr[-4000:]
+
+
+def test_a_model_built_for_any_size_is_analysed_at_the_preprocessing_size():
+    model = kcnn.models.nin(input_shape=(None, None, 3), num_classes=4)
+    x = np.random.default_rng(0).uniform(size=(16, 16, 3)).astype(np.float32)
+    cam = grad_cam(model, x)
+    assert cam.layer == "classifier" and cam.map.shape == (4, 4)
+    field = unit_field(model, cam.layer, (1, 3), layer_fields(model, (16, 16, 3)),
+                       map_size=cam.map.shape)
+    row = {r["name"]: r for r in kcnn.analysis.summarize(model, (16, 16, 3))}["classifier"]
+    size, jump, start = row["receptive_field"], row["jump"], row["start"]
+    assert field.size == size and field.jump == jump
+    half = [(s - 1) / 2 for s in size]
+    assert field.box == (start[0] + jump[0] - half[0], start[1] + 3 * jump[1] - half[1],
+                         start[0] + jump[0] + half[0], start[1] + 3 * jump[1] + half[1])
