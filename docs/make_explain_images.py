@@ -1,6 +1,6 @@
 """Makes the pictures of docs/explain.md (offline).
 
-    kcnn train --out runs/quickstart             # the LeNet-5 quickstart, ~1 min
+    kcnn train --output runs/quickstart          # the LeNet-5 quickstart, ~1 min
     python docs/make_explain_images.py --run runs/quickstart
 
 Writes into docs/images/:
