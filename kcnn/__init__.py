@@ -9,9 +9,11 @@ __version__ = "0.1.0"
 # (it imports a builder when asked for one), `preprocessing` and `io` need only the standard
 # library, `layers`, `analysis` and `convert` need only Keras (and so TensorFlow only under
 # its backend); `data`, `train` and `export` import TensorFlow; `weights` lists its catalogue
-# with the standard library and reads weight files with NumPy (and h5py, safetensors).
+# with the standard library and reads weight files with NumPy (and h5py, safetensors);
+# `explain` computes with Keras (its gradients and image decoding need TensorFlow) and
+# draws with matplotlib.
 _SUBPACKAGES = ("layers", "models", "analysis", "convert", "data", "train", "export",
-                "preprocessing", "io", "saving", "weights")
+                "preprocessing", "io", "saving", "weights", "explain")
 
 
 def __getattr__(name):

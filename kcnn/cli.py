@@ -48,6 +48,9 @@ _COMMANDS = {
     "predict": _Command(
         "kcnn._predict_cli",
         "classify image files with pretrained weights or a trained run", "tensorflow"),
+    "explain": _Command(
+        "kcnn.explain._cli",
+        "Grad-CAM, feature maps, filters and a receptive field as PNGs", "tensorflow"),
     "prepare": _Command(
         "kcnn.data._cli",
         "download and prepare a TFDS dataset (to train offline, elsewhere)", "tensorflow"),

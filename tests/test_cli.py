@@ -15,7 +15,7 @@ import pytest
 
 from kcnn import _startup_log, cli
 
-COMMANDS = ("models", "summary", "train", "export", "predict")
+COMMANDS = ("models", "summary", "train", "export", "predict", "explain")
 # Lines of TensorFlow's native start-up log (abseil's banner and records such as
 # "I0000 00:00:1796114074.764040    6625 port.cc:153] oneDNN custom operations are on").
 STARTUP_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} )", re.M)
@@ -48,7 +48,7 @@ def test_each_command_adds_its_own_arguments_and_the_table_help(command, capsys)
         cli.main([command, "--help"])
     assert exit_.value.code == 0
     option = {"models": "pattern", "summary": "--input-shape", "train": "--smoke",
-              "export": "--verify", "predict": "--top-k"}[command]
+              "export": "--verify", "predict": "--top-k", "explain": "--unit"}[command]
     assert option in capsys.readouterr().out
 
 
