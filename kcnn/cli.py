@@ -44,7 +44,8 @@ _COMMANDS = {
         "train a model (no arguments: the offline LeNet-5 quickstart)", "tensorflow"),
     "export": _Command(
         "kcnn.export._cli",
-        "export a trained model as a versioned SavedModel for TF Serving", "tensorflow"),
+        "export a trained model as a versioned SavedModel for TF Serving "
+        "(or an ONNX / LiteRT file)", "tensorflow"),
     "predict": _Command(
         "kcnn._predict_cli",
         "classify image files with pretrained weights or a trained run", "tensorflow"),
