@@ -7,7 +7,9 @@ Exports kcnn (and the benchmark workers) at the commit `--before` into a tempora
 measurement for every model with the old code and with this checkout's, alternately (old,
 new, old, new: `--repeats` times), plus the keras.applications peer where the case has one,
 so that a machine's load slows both sides alike. For resnet50 the `stride_in_1x1=True`
-variant (keras.applications' topology) is measured too.
+variant (keras.applications' topology) is measured too. With `--torch-python PYTHON` (a
+venv with torch and torchvision) the torchvision peer of each model is measured in the same
+alternation, so every ratio of the issue-14 acceptance comes from one run.
 
 Writes `benchmarks/results/ab-<date>.json` and `.md`: every measurement, and per model the
 best images/s of each side and their ratios (after / before; kcnn / keras.applications, in
@@ -24,7 +26,7 @@ import tarfile
 import tempfile
 
 from benchmarks import settings
-from benchmarks.run import RESULTS, ROOT, git_commit, machine, versions
+from benchmarks.run import RESULTS, ROOT, _torch_versions, git_commit, machine, versions
 
 VARIANTS = {"resnet50": [{"stride_in_1x1": True}]}
 
@@ -41,11 +43,16 @@ def export_commit(commit, directory):
     os.remove(path)
 
 
-def measure(code, case, source, kwargs, timeout):
+def measure(code, case, source, kwargs, timeout, torch_python=None):
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "benchmarks.keras_worker", "--mode", "full",
-                   "--case", case, "--task", "train", "--source", source,
-                   "--out", os.path.join(tmp, "result.json")]
+        out = os.path.join(tmp, "result.json")
+        if source == "torchvision":
+            command = [torch_python, "-m", "benchmarks.torch_worker", "--mode", "full",
+                       "--case", case, "--task", "train", "--precision", "fp32",
+                       "--channels-last", "0", "--out", out]
+        else:
+            command = [sys.executable, "-m", "benchmarks.keras_worker", "--mode", "full",
+                       "--case", case, "--task", "train", "--source", source, "--out", out]
         if kwargs:
             command += ["--kwargs", json.dumps(kwargs)]
         env = dict(os.environ, PYTHONPATH=code, TF_CPP_MIN_LOG_LEVEL="2",
@@ -54,7 +61,7 @@ def measure(code, case, source, kwargs, timeout):
                               timeout=timeout)
         if proc.returncode:
             return {"error": proc.stderr[-2000:]}
-        with open(os.path.join(tmp, "result.json")) as f:
+        with open(out) as f:
             return json.load(f)
 
 
@@ -70,12 +77,17 @@ def markdown(results):
              f"{results['repeats']} alternated measurements per side (each the best of "
              f"{settings.ROUNDS['full']} rounds)", "",
              "| model | before | after | after / before | keras.applications | "
-             "after / keras.applications | the same, per MAC |", "|---|---|---|---|---|---|---|"]
+             "after / keras.applications | the same, per MAC | torchvision | "
+             "before / torchvision | after / torchvision |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["summary"]:
         lines.append(f"| {row['label']} | {row['before']} | {row['after']} | "
                      f"{row['after_over_before']} | {row.get('keras_app', '—')} | "
                      f"{row.get('after_over_keras_app', '—')} | "
-                     f"{row.get('after_over_keras_app_per_mac', '—')} |")
+                     f"{row.get('after_over_keras_app_per_mac', '—')} | "
+                     f"{row.get('torchvision', '—')} | "
+                     f"{row.get('before_over_torchvision', '—')} | "
+                     f"{row.get('after_over_torchvision', '—')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -105,6 +117,12 @@ def summarize(results):
             if macs(label, "after") and macs(model, "keras_app"):  # MACs per second
                 row["after_over_keras_app_per_mac"] = round(
                     row["after"] * macs(label, "after") / (app * macs(model, "keras_app")), 3)
+        torch = best(model, "torchvision")
+        if torch and " " not in label:  # torchvision's is the default topology
+            row["torchvision"] = torch
+            for side in ("before", "after"):
+                if row[side]:
+                    row[f"{side}_over_torchvision"] = round(row[side] / torch, 3)
         summary.append(row)
     return summary
 
@@ -117,15 +135,23 @@ def main(argv=None):
                                                         "vgg16"])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--torch-python", metavar="PYTHON",
+                        help="also measure each model's torchvision peer, with this "
+                             "interpreter (a venv with torch and torchvision)")
     parser.add_argument("--output-dir", default=RESULTS)
     args = parser.parse_args(argv)
+    torch_versions = _torch_versions(args.torch_python) if args.torch_python else {}
+    if torch_versions is None:
+        parser.error(f"--torch-python {args.torch_python!r}: cannot import torch and "
+                     "torchvision with it.")
     cases = settings.cases("full", args.models)
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "kcnn", "benchmarks"],
                                 cwd=ROOT, capture_output=True, text=True).stdout.strip())
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {"date": started.isoformat(timespec="seconds"), "before": args.before,
                "after": git_commit(), "dirty": dirty, "repeats": args.repeats,
-               "machine": machine(), "versions": versions(),
+               "machine": machine(), "torch_python": args.torch_python,
+               "versions": {**versions(), **torch_versions},
                "load_average_start": [round(v, 2) for v in os.getloadavg()], "rows": []}
     jobs = []
     for case in cases:
@@ -134,12 +160,15 @@ def main(argv=None):
             jobs += [(label, case.name, "kcnn", kwargs, side) for side in ("before", "after")]
             if case.keras_app and not kwargs:  # a variant is compared with the same row
                 jobs.append((label, case.name, "keras_app", {}, "keras_app"))
+            if args.torch_python and case.torch_name and not kwargs:
+                jobs.append((label, case.name, "torchvision", {}, "torchvision"))
     with tempfile.TemporaryDirectory() as old:
         export_commit(args.before, old)
         for repeat in range(args.repeats):
             for label, name, source, kwargs, side in jobs:
                 code = old if side == "before" else ROOT
-                result = measure(code, name, source, kwargs, args.timeout)
+                result = measure(code, name, source, kwargs, args.timeout,
+                                 args.torch_python)
                 row = {"label": label, "model": name, "side": side, "repeat": repeat,
                        "load_average": round(os.getloadavg()[0], 2), **result}
                 results["rows"].append(row)
