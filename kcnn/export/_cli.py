@@ -184,10 +184,8 @@ def _run(args):
         print(f"kcnn export: verification failed, nothing was written: {e}",
               file=sys.stderr)
         return 1
-    softmax = ("softmax applied to the model's logits" if result.applies_softmax
-               else "the model's own probabilities")
     print(f"Exported version {result.version} to {result.path} "
-          f"(signatures serving_default, predict_images; {softmax}).")
+          f"(signatures serving_default, predict_images; {_softmax_text(result)}).")
     if result.verification:
         diffs = ", ".join(f"{name} batch {b}: {d:.2g}"
                           for name, per in result.verification["max_abs_diff"].items()
@@ -196,6 +194,11 @@ def _run(args):
               f"{result.verification['tensorflow']}): max |SavedModel - Keras| {diffs}; "
               "saved_model_cli show lists both signatures as documented.")
     return 0
+
+
+def _softmax_text(result):
+    return ("softmax applied to the model's logits" if result.applies_softmax
+            else "the model's own probabilities")
 
 
 def _data_spec(args):
@@ -224,7 +227,6 @@ def _run_dir(source):
 
 def _run_portable(args, model, preprocessing):
     """`kcnn export --format onnx|litert [--quantize int8]`."""
-    from kcnn.export import VerificationError
     from kcnn.export.portable import CALIBRATION_IMAGES, export_portable, require
     from kcnn.models.heads import inference_model
     from kcnn.preprocessing import Preprocessing
@@ -254,25 +256,17 @@ def _run_portable(args, model, preprocessing):
         spec = _data_spec(args)
         calibration = calibration_batches(spec, prep, n)
         evaluation = evaluation_data(spec, prep)
-    try:
-        result = export_portable(
-            model, args.base_dir, args.format, version=args.version, preprocessing=prep,
-            model_outputs=args.model_outputs, fold_bn=not args.no_fold_bn,
-            verify=args.verify, quantize=args.quantize, calibration=calibration,
-            evaluation=evaluation, max_top1_drop=args.max_top1_drop / 100)
-    except OSError as e:
-        raise ValueError(str(e)) from e
-    except VerificationError as e:
-        print(f"kcnn export: verification failed, nothing was written: {e}",
-              file=sys.stderr)
-        return 1
-    softmax = ("softmax applied to the model's logits" if result.applies_softmax
-               else "the model's own probabilities")
+    # (Called inside _run's try: its OSError and VerificationError handling holds here.)
+    result = export_portable(
+        model, args.base_dir, args.format, version=args.version, preprocessing=prep,
+        model_outputs=args.model_outputs, fold_bn=not args.no_fold_bn,
+        verify=args.verify, quantize=args.quantize, calibration=calibration,
+        evaluation=evaluation, max_top1_drop=args.max_top1_drop / 100)
     kind = f"{args.format} {args.quantize or 'float32'}"
     print(f"Exported version {result.version} to {result.file} ({kind}, "
           f"{result.size_bytes / 1e6:.2f} MB; input images float32 [batch, "
           f"{prep.image_size[0]}, {prep.image_size[1]}, {prep.channels}] pixels in "
-          f"[0, 255], output probabilities; {softmax}).")
+          f"[0, 255], output probabilities; {_softmax_text(result)}).")
     if result.verification:
         diffs = ", ".join(f"batch {b}: {d:.2g}"
                           for b, d in result.verification["max_abs_diff"].items())

@@ -29,8 +29,8 @@ import keras
 import numpy as np
 
 from kcnn.export.fold import fold_batch_norm
-from kcnn.export.saved_model import (_check_free, _check_writable, _is_int, has_batch_norm,
-                                     write_version, MAX_VERSION)
+from kcnn.export.saved_model import (check_version, classifier_destination, has_batch_norm,
+                                     write_version)
 from kcnn.export.verify import (VerificationError, keras_probabilities, run_in_runtime,
                                 verify_runtime_file)
 from kcnn.models.heads import MODEL_OUTPUTS, inference_model, outputs_logits
@@ -167,9 +167,7 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
     if model_outputs not in MODEL_OUTPUTS:
         raise ValueError(f"`model_outputs` must be one of {MODEL_OUTPUTS}; got "
                          f"model_outputs={model_outputs!r}.")
-    if version is not None and (not _is_int(version) or not 0 <= version <= MAX_VERSION):
-        raise ValueError(f"`version` must be an int in [0, 2**63 - 1] or None; got "
-                         f"version={version!r}.")
+    check_version(version)
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"--format {format} needs the TensorFlow backend "
                          f"(KERAS_BACKEND=tensorflow); the current backend is "
@@ -177,15 +175,8 @@ def export_portable(model, base_dir, format, version=None, preprocessing=None, *
     require(format)
     if not isinstance(model, keras.Model) or not model.built or not model.inputs:
         raise ValueError(f"`model` must be a built functional keras.Model; got {model!r}.")
-    head = inference_model(model)
-    if len(head.output_shape) != 2:
-        raise ValueError(f"Model {model.name!r} must output (batch, classes); its output "
-                         f"shape is {head.output_shape}.")
-    prep = Preprocessing.resolve(preprocessing, head)
     base_dir = os.path.abspath(os.fspath(base_dir))
-    _check_writable(base_dir)
-    if version is not None:
-        _check_free(base_dir, version)
+    head, prep = classifier_destination(model, preprocessing, base_dir, version)
     name = MODEL_FILES[format]
 
     def write(tmp):

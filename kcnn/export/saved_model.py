@@ -47,6 +47,32 @@ class ExportResult:
     verification: dict | None = None
 
 
+def check_version(version):
+    """`version` is None or an int in TF Serving's int64 range (every format's check)."""
+    if version is not None and (not _is_int(version) or not 0 <= version <= MAX_VERSION):
+        raise ValueError(f"`version` must be an int >= 0 and <= 2**63 - 1 (TF Serving's "
+                         f"versions are int64) or None; got version={version!r}.")
+
+
+def classifier_destination(model, preprocessing, base_dir, version):
+    """The checks every export format makes before writing: the model's inference head
+    outputs (batch, classes), the preprocessing resolves against it, and `base_dir` (an
+    absolute path) is writable with `version` not taken.
+
+    Returns:
+        `(head, preprocessing)`: the single-output inference model and the contract.
+    """
+    head = inference_model(model)
+    if len(head.output_shape) != 2:
+        raise ValueError(f"Model {model.name!r} must output (batch, classes); its output "
+                         f"shape is {head.output_shape}.")
+    preprocessing = Preprocessing.resolve(preprocessing, head)
+    _check_writable(base_dir)
+    if version is not None:
+        _check_free(base_dir, version)
+    return head, preprocessing
+
+
 def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top_k=5,
                        model_outputs="auto", model_name=None, warmup=True, verify=False,
                        fold_bn=True, max_pixels=MAX_PIXELS):
@@ -124,23 +150,14 @@ def export_saved_model(model, base_dir, version=None, preprocessing=None, *, top
                          f"model_outputs={model_outputs!r}.")
     if not _is_int(top_k) or top_k < 1:
         raise ValueError(f"`top_k` must be an int >= 1; got top_k={top_k!r}.")
-    if version is not None and (not _is_int(version) or not 0 <= version <= MAX_VERSION):
-        raise ValueError(f"`version` must be an int >= 0 and <= 2**63 - 1 (TF Serving's "
-                         f"versions are int64) or None; got version={version!r}.")
+    check_version(version)
     check_max_pixels(max_pixels)
     base_dir = os.path.abspath(os.fspath(base_dir))
     if model_name is None:
         model_name = os.path.basename(base_dir)
     if not isinstance(model_name, str) or not model_name:
         raise ValueError(f"`model_name` must be a non-empty string; got {model_name!r}.")
-    head = inference_model(model)
-    if len(head.output_shape) != 2:
-        raise ValueError(f"Model {model.name!r} must output (batch, classes); its output "
-                         f"shape is {head.output_shape}.")
-    preprocessing = Preprocessing.resolve(preprocessing, head)
-    _check_writable(base_dir)
-    if version is not None:
-        _check_free(base_dir, version)
+    head, preprocessing = classifier_destination(model, preprocessing, base_dir, version)
 
     def write(tmp):
         archive = keras.export.ExportArchive()
