@@ -6,12 +6,11 @@ import re
 import time
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
 import kcnn
-from export.export_helpers import LENET_PREPROCESSING
+from export.export_helpers import LENET_PREPROCESSING, trained_like
 from kcnn.export import VerificationError, export_saved_model, verify_saved_model
 from kcnn.export import verify as verify_module
 
@@ -30,33 +29,12 @@ CASES = {
 }
 
 
-def _trained_like(model, seed=0):
-    """Gives BatchNorm trained-looking statistics and affine weights.
-
-    At initialization (mean 0, variance 1, gamma 1, beta 0) a deep BN network can give
-    nearly the same output for every image, and a graph that wrongly used batch
-    statistics would go unnoticed; after this, both show.
-    """
-    rng = np.random.default_rng(seed)
-    draws = {"moving_mean": lambda n: rng.normal(0, 0.2, n),
-             "moving_variance": lambda n: rng.uniform(0.5, 2.0, n),
-             "gamma": lambda n: rng.uniform(0.5, 1.5, n),
-             "beta": lambda n: rng.normal(0, 0.2, n)}
-    changed = 0
-    for w in model.weights:
-        kind = w.path.rsplit("/", 1)[-1]
-        if kind in draws:  # only BatchNormalization has these weights in kcnn's models
-            w.assign(draws[kind](w.shape).astype("float32"))
-            changed += 1
-    return changed
-
-
 def _case_model(name):
     """The case's model, with trained-looking BatchNorm (and how many weights that set)."""
     kwargs, _ = CASES[name]
     keras.utils.set_random_seed(0)
     model = kcnn.models.get_model(name, **kwargs)
-    return model, _trained_like(model)
+    return model, trained_like(model)
 
 
 def _export(name, base_dir):
