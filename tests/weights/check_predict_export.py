@@ -14,8 +14,6 @@ the same.
 """
 
 import contextlib
-import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -27,19 +25,11 @@ import numpy as np
 from PIL import Image
 
 from kcnn import cli
-from kcnn.weights import catalogue, find_weights
+from kcnn.weights import catalogue
 from weights import torch_cases
+from weights.local_catalogue import SERVE, local_records
 from weights.pth_writer import tensor, write_pth
 
-SERVE = """
-import json, sys
-import tensorflow as tf
-served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-out = served(image_bytes=tf.constant([open(sys.argv[2], "rb").read()]))
-print(json.dumps({"kcnn": any(m.split(".")[0] == "kcnn" for m in sys.modules),
-                  "indices": out["top_k_indices"].numpy()[0].tolist(),
-                  "names": [n.decode() for n in out["top_k_class_names"].numpy()[0]]}))
-"""
 
 
 def main():
@@ -47,11 +37,7 @@ def main():
     rec = torch_cases.record("resnet50")
     pth = os.path.join(tmp, "resnet50.pth")
     write_pth(pth, {k: tensor(v) for k, v in torch_cases.state(rec).items()})
-    sha256 = hashlib.sha256(open(pth, "rb").read()).hexdigest()
-    real = find_weights("resnet50", "torchvision")
-    record = dataclasses.replace(real, url="file://" + pth,
-                                 file_name=f"resnet50-{sha256[:8]}.pth", file_hash=sha256[:8])
-    records = tuple(record if r is real else r for r in catalogue._records())
+    _, records = local_records("resnet50", pth)
     catalogue._records = lambda: records
     os.environ["KERAS_HOME"] = os.path.join(tmp, "keras_home")
 

@@ -5,7 +5,6 @@ kcnn; fine-tuning on a folder of images made here runs through `kcnn train` and
 recipes/finetune_folder.py, reloads with safe_mode=True and exports."""
 
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
@@ -19,8 +18,9 @@ import pytest
 from PIL import Image
 
 from kcnn import cli
-from kcnn.weights import FreshHeadWarning, catalogue, find_weights, weights_preprocessing
+from kcnn.weights import FreshHeadWarning, catalogue, weights_preprocessing
 from weights import torch_cases
+from weights.local_catalogue import SERVE, local_records
 from weights.pth_writer import tensor, write_pth
 
 pytestmark = pytest.mark.slow  # training, exports and a fresh process
@@ -57,15 +57,6 @@ def _top(output):
     return [int(r[2]) for r in rows], [r[3] for r in rows]
 
 
-SERVE = """
-import json, sys
-import tensorflow as tf
-served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-out = served(image_bytes=tf.constant([open(sys.argv[2], "rb").read()]))
-print(json.dumps({"kcnn": any(m.split(".")[0] == "kcnn" for m in sys.modules),
-                  "indices": out["top_k_indices"].numpy()[0].tolist(),
-                  "names": [n.decode() for n in out["top_k_class_names"].numpy()[0]]}))
-"""
 
 
 def test_predict_and_the_exported_savedmodel_agree_on_a_jpeg(made, tmp_path, monkeypatch,
@@ -73,11 +64,7 @@ def test_predict_and_the_exported_savedmodel_agree_on_a_jpeg(made, tmp_path, mon
     root, _ = made
     pth = root / "resnet18.pth"
     # weights="torchvision" from the catalogue, its record pointed at the file made here.
-    sha256 = hashlib.sha256(pth.read_bytes()).hexdigest()
-    real = find_weights("resnet18", "torchvision")
-    record = dataclasses.replace(real, url=pth.as_uri(), file_name=f"resnet18-{sha256[:8]}.pth",
-                                 file_hash=sha256[:8])
-    records = tuple(record if r is real else r for r in catalogue._records())
+    _, records = local_records("resnet18", pth)
     monkeypatch.setattr(catalogue, "_records", lambda: records)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     # The weights' preprocessing (resize, crop 0.875, ImageNet mean/std, class names), at

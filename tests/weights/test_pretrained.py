@@ -3,8 +3,6 @@ keras.applications VGG16 with seeded weights) through `weights=path` and through
 `weights="torchvision"` from a catalogue record pointed at a file:// URL; torchvision's
 outputs come from the fixture, keras.applications' from keras.applications itself."""
 
-import dataclasses
-import hashlib
 import re
 import warnings
 
@@ -16,9 +14,10 @@ from safetensors.numpy import save_file
 
 import kcnn
 from weights import torch_cases
+from weights.local_catalogue import local_records
 from weights.pth_writer import tensor, write_pth
 from weights.seeded import seeded_images, seeded_state
-from kcnn.weights import WeightsFileError, WeightsMismatchError, catalogue, find_weights
+from kcnn.weights import WeightsFileError, WeightsMismatchError, catalogue
 from kcnn.weights import pretrained
 
 BOUND = 1e-4
@@ -54,11 +53,7 @@ def test_weights_path_gives_torchvisions_outputs(resnet18_files, loaded):
 def test_weights_torchvision_downloads_the_catalogued_file(resnet18_files, tmp_path,
                                                            monkeypatch):
     rec, _, pth = resnet18_files
-    sha256 = hashlib.sha256(pth.read_bytes()).hexdigest()
-    real = find_weights("resnet18", "torchvision")
-    record = dataclasses.replace(real, url=pth.as_uri(), file_name=f"resnet18-{sha256[:8]}.pth",
-                                 file_hash=sha256[:8])
-    records = tuple(record if r is real else r for r in catalogue._records())
+    record, records = local_records("resnet18", pth)
     monkeypatch.setattr(catalogue, "_records", lambda: records)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     model = kcnn.models.get_model("resnet18", input_shape=SHAPE, weights="torchvision")
