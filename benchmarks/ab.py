@@ -25,7 +25,7 @@ import sys
 import tarfile
 import tempfile
 
-from benchmarks import settings
+from benchmarks import report, settings
 from benchmarks.run import RESULTS, ROOT, _torch_versions, git_commit, machine, versions
 
 VARIANTS = {"resnet50": [{"stride_in_1x1": True}]}
@@ -177,14 +177,9 @@ def main(argv=None):
 
     summary = summarize(results)
     results["summary"] = summary
-    os.makedirs(args.output_dir, exist_ok=True)
     stamp = results["date"].replace(":", "").replace("+0000", "Z")
-    base = os.path.join(args.output_dir, f"ab-{stamp}")
-    with open(base + ".json", "w") as f:
-        json.dump(results, f, indent=1)
     text = markdown(results)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+    base = report.write_pair(args.output_dir, f"ab-{stamp}", results, text)
     print(text)
     print(f"written: {base}.json, {base}.md")
     errors = [r for r in results["rows"] if "error" in r]

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 
+from benchmarks import report
 from benchmarks.run import RESULTS, git_commit, machine, versions
 
 MODELS = ("lenet5", "resnet20", "googlenet", "resnet50")
@@ -218,13 +219,10 @@ def main(argv=None):
             print(f"{name}: done", flush=True)
     results["load_end"] = _loadavg()
     results["target"] = target(results["rows"])
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"deploy-{utc}{'-quick' if args.quick else ''}")
-    with open(path + ".json", "w") as f:
-        json.dump(results, f, indent=1)
-    with open(path + ".md", "w") as f:
-        f.write(markdown(results))
-    print(markdown(results))
+    text = markdown(results)
+    path = report.write_pair(RESULTS, f"deploy-{utc}{'-quick' if args.quick else ''}",
+                             results, text)
+    print(text)
     print(f"wrote {path}.json and .md")
 
 

@@ -24,6 +24,7 @@ import os
 import tempfile
 import time
 
+from benchmarks import report
 from benchmarks.run import RESULTS, git_commit, machine, versions
 
 MODELS = ("lenet5", "resnet20", "nin", "googlenet", "resnet50")
@@ -171,12 +172,7 @@ def main(argv=None):
             results["models"].append(check_model(name, tmp))
         if args.quickstart:
             results["quickstart"] = check_quickstart(args.quickstart, tmp)
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"export-check-{utc}")
-    with open(path + ".json", "w") as f:
-        json.dump(results, f, indent=1)
-    with open(path + ".md", "w") as f:
-        f.write(markdown(results))
+    path = report.write_pair(RESULTS, f"export-check-{utc}", results, markdown(results))
     print(f"wrote {path}.json and .md")
 
 

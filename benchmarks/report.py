@@ -229,6 +229,18 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def write_pair(directory, name, results, text):
+    """Writes `directory/name.json` (the results) and `directory/name.md` (their text), as
+    every results file comes; returns `directory/name`."""
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.join(directory, name)
+    with open(base + ".json", "w") as f:
+        json.dump(results, f, indent=1)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    return base
+
+
 def write(results, directory):
     os.makedirs(directory, exist_ok=True)
     stamp = results["date"].replace(":", "").replace("+0000", "Z")
