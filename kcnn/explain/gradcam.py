@@ -220,6 +220,11 @@ def grad_cam(model, x, layer=None, class_index=None):
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 3:
         x = x[None]
+    expected = tuple(model.input_shape[1:])
+    if x.ndim != 4 or len(x) != 1 or any(
+            e is not None and e != d for e, d in zip(expected, x.shape[1:])):
+        raise ValueError(f"`x` must be one preprocessed image {expected} (or a batch of one) "
+                         f"for model {model.name!r}; got shape {x.shape}.")
     activations, gradients, outputs, class_index = score_gradients(
         model, layer, x, None if class_index is None else int(class_index))
     weights = gradients.mean(axis=(0, 1))

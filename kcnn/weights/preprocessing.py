@@ -128,6 +128,10 @@ def preprocess(images, source, *, model=None, tag=None):
     else:
         prep = source_preprocessing(catalogue.check_source(source))
     single = not isinstance(images, (list, tuple)) and np.ndim(images) == 3
+    if not isinstance(images, (list, tuple)) and np.ndim(images) not in (3, 4):
+        raise ValueError(f"preprocess: images must be one image (height, width, "
+                         f"{prep.channels}), a batch (n, height, width, {prep.channels}) or "
+                         f"a list of images; got an array of shape {np.shape(images)}.")
     batch = [images] if single else list(images)
     out = []
     for image in batch:

@@ -153,6 +153,10 @@ def test_the_default_layer_is_the_last_convolutional_stage(name, kwargs, layer):
     assert cam.layer == layer and cam.outputs.shape == (4,)
     assert cam.map.shape == tuple(model.get_layer(layer).output.shape[1:3])
     assert cam.map.shape[0] * cam.map.shape[1] > 1 and np.isfinite(cam.map).all()
+    if name == "lenet5":  # an image of another shape: named, before the model runs
+        with pytest.raises(ValueError, match=r"`x` must be one preprocessed image "
+                                             r"\(32, 32, 1\) .* got shape \(1, 5, 5, 1\)"):
+            grad_cam(model, np.zeros((5, 5, 1), np.float32))
 
 
 @pytest.mark.parametrize("crop_fraction", [None, 0.8])

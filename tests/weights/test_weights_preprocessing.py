@@ -69,6 +69,9 @@ def test_preprocess_refuses_what_is_not_uint8_rgb():
     with pytest.raises(ValueError, match=r"images must be uint8 \(height, width, 3\) pixels; "
                                          r"got float64 of shape \(8, 8, 3\)"):
         preprocess(np.zeros((8, 8, 3)), "torchvision")
+    with pytest.raises(ValueError, match=r"one image \(height, width, 3\), a batch .* got an "
+                                         r"array of shape \(3, 3\)"):
+        preprocess(np.zeros((3, 3), np.uint8), "torchvision")
 
 
 def test_exported_pretrained_style_model_serves_imagenet_class_names(tmp_path):
